@@ -1,0 +1,30 @@
+"""Domain errors shared by both services.
+
+    DomainError
+    ├── InvalidRequestError          a client sent a value we cannot accept
+    │   └── InvalidImageError        the photo is empty, unreadable or too big
+    ├── PlantNotFoundError           no plant has the requested id
+    └── StorageUnavailableError      the database or image store is down
+
+Messages start lower-case, name the offending value and say what was expected.
+"""
+
+
+class DomainError(Exception):
+    """Root of the errors this product raises on purpose."""
+
+
+class InvalidRequestError(DomainError):
+    """A request field is missing or out of bounds."""
+
+
+class InvalidImageError(InvalidRequestError):
+    """The uploaded photo cannot be accepted."""
+
+
+class PlantNotFoundError(DomainError):
+    """No plant has the requested id."""
+
+
+class StorageUnavailableError(DomainError):
+    """PostgreSQL or the image store cannot be reached; the call may be retried."""

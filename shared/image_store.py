@@ -1,0 +1,66 @@
+"""A directory of uploaded plant photos, shared by intake and worker.
+
+Photos are addressed by keys that this module generates from the content's
+SHA-256, so identical uploads share one file and no client value ever becomes
+a path.
+"""
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+_KEY_PATTERN = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}\.[a-z0-9]{1,5}$")
+
+
+class ImageKeyError(ValueError):
+    """Raised for a key this store did not generate or that leaves the store."""
+
+
+class ImageStore:
+    """Stores photos under `root` by content key."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def save(self, image_bytes: bytes, extension: str) -> str:
+        """Store the photo and return its key, such as `ab/ab12….jpg`.
+
+        The write is atomic: readers see the whole file or no file. Saving the
+        same bytes twice returns the same key and writes once.
+        """
+        digest = hashlib.sha256(image_bytes).hexdigest()
+        key = f"{digest[:2]}/{digest}.{extension}"
+        path = self.path_for(key)
+        if path.exists():
+            return key
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A temporary file in the same directory makes os.replace atomic.
+        fd, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as temporary_file:
+                temporary_file.write(image_bytes)
+                temporary_file.flush()
+                os.fsync(temporary_file.fileno())
+            os.replace(temporary_name, path)
+        except BaseException:
+            Path(temporary_name).unlink(missing_ok=True)
+            raise
+        return key
+
+    def path_for(self, key: str) -> Path:
+        """Return the file path of `key`; raise `ImageKeyError` for a foreign key."""
+        if not _KEY_PATTERN.fullmatch(key):
+            msg = f"invalid image key {key!r}: expected xx/<sha256>.<extension>"
+            raise ImageKeyError(msg)
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root):
+            msg = f"image key {key!r} resolves outside the image store"
+            raise ImageKeyError(msg)
+        return path
+
+    def read(self, key: str) -> bytes:
+        """Return the stored bytes; raise `FileNotFoundError` if the key has no file."""
+        return self.path_for(key).read_bytes()
