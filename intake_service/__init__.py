@@ -1,0 +1,1 @@
+"""gRPC intake service: creates plants from photos and serves them back."""

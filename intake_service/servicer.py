@@ -1,0 +1,105 @@
+"""The `plants.v1.PlantService` servicer: maps gRPC to the service layer."""
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+import structlog
+
+from intake_service.plant_intake import NewPlant, PlantIntake
+from intake_service.plant_mapping import plant_to_proto
+from protos.plants.v1 import plants_pb2, plants_pb2_grpc
+from shared.errors import (
+    DomainError,
+    InvalidRequestError,
+    PlantNotFoundError,
+    StorageUnavailableError,
+)
+
+log = structlog.get_logger()
+
+# Domain errors and the status codes clients get for them. Anything else is
+# INTERNAL with a generic detail, so no SQL or traceback leaks to callers.
+_ERROR_STATUS: list[tuple[type[DomainError], grpc.StatusCode]] = [
+    (InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT),
+    (PlantNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (StorageUnavailableError, grpc.StatusCode.UNAVAILABLE),
+]
+
+RequestT = TypeVar("RequestT")
+
+
+def _rpc_edge(
+    method: Callable[[Any, RequestT, grpc.ServicerContext], plants_pb2.Plant],
+) -> Callable[[Any, RequestT, grpc.ServicerContext], plants_pb2.Plant]:
+    """Log one line per call and turn exceptions into gRPC status codes."""
+
+    @functools.wraps(method)
+    def wrapper(
+        self: Any, request: RequestT, context: grpc.ServicerContext
+    ) -> plants_pb2.Plant:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(rpc=method.__name__)
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            reply = method(self, request, context)
+        except DomainError as exc:
+            code = _status_for(exc)
+            _log_call(code, started, error=str(exc))
+            context.abort(code, str(exc))
+        except Exception:
+            code = grpc.StatusCode.INTERNAL
+            _log_call(code, started, exc_info=True)
+            context.abort(code, "internal error")
+        structlog.contextvars.bind_contextvars(plant_id=reply.id)
+        _log_call(code, started)
+        return reply
+
+    return wrapper
+
+
+def _status_for(error: DomainError) -> grpc.StatusCode:
+    for error_type, code in _ERROR_STATUS:
+        if isinstance(error, error_type):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def _log_call(code: grpc.StatusCode, started: float, **fields: Any) -> None:
+    duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    if code is grpc.StatusCode.INTERNAL:
+        level = log.error
+    elif code is grpc.StatusCode.UNAVAILABLE:
+        level = log.warning
+    else:
+        level = log.info
+    level("rpc_finished", code=code.name, duration_ms=duration_ms, **fields)
+
+
+class PlantServicer(plants_pb2_grpc.PlantServiceServicer):
+    def __init__(self, intake: PlantIntake) -> None:
+        self._intake = intake
+
+    @_rpc_edge
+    def CreatePlant(
+        self, request: plants_pb2.CreatePlantRequest, context: grpc.ServicerContext
+    ) -> plants_pb2.Plant:
+        plant = self._intake.create_plant(
+            NewPlant(
+                owner_id=request.owner_id,
+                nickname=request.nickname,
+                image_bytes=request.image,
+                content_type_hint=request.image_content_type,
+                idempotency_key=request.idempotency_key,
+            )
+        )
+        return plant_to_proto(plant)
+
+    @_rpc_edge
+    def GetPlant(
+        self, request: plants_pb2.GetPlantRequest, context: grpc.ServicerContext
+    ) -> plants_pb2.Plant:
+        return plant_to_proto(self._intake.get_plant(request.id))
