@@ -1,0 +1,1 @@
+"""AI worker: identifies queued plants with Gemini and stores their care profile."""
