@@ -30,6 +30,8 @@ class PlantState:
     status: ProcessingStatus
     attempts: int
     processing_started_at_age_s: float | None
+    # Seconds until a retry may claim the plant; None when it may now.
+    next_attempt_in_s: float | None
 
 
 _CLAIM = """
@@ -38,9 +40,11 @@ _CLAIM = """
         attempts = attempts + 1,
         claim_token = %(claim_token)s,
         processing_started_at = now(),
+        next_attempt_at = NULL,
         updated_at = now()
     WHERE id = %(plant_id)s
       AND attempts < %(max_attempts)s
+      AND (next_attempt_at IS NULL OR next_attempt_at <= now())
       AND (
           ai_processing_status = 'PENDING'
           OR (
@@ -53,7 +57,10 @@ _CLAIM = """
 
 _SELECT_STATE = """
     SELECT ai_processing_status, attempts,
-           EXTRACT(EPOCH FROM now() - processing_started_at)::float8
+           EXTRACT(EPOCH FROM now() - processing_started_at)::float8,
+           CASE WHEN next_attempt_at > now()
+                THEN EXTRACT(EPOCH FROM next_attempt_at - now())::float8
+           END
     FROM plants
     WHERE id = %(plant_id)s
 """
@@ -113,6 +120,7 @@ _RELEASE = """
     SET ai_processing_status = 'PENDING',
         claim_token = NULL,
         processing_started_at = NULL,
+        next_attempt_at = now() + make_interval(secs => %(delay_ms)s / 1000.0),
         last_error_code = %(code)s,
         last_error_message = %(message)s,
         updated_at = now()
@@ -152,7 +160,7 @@ def get_plant_state(pool: ConnectionPool, plant_id: uuid.UUID) -> PlantState | N
         row = conn.execute(_SELECT_STATE, {"plant_id": plant_id}).fetchone()
     if row is None:
         return None
-    return PlantState(ProcessingStatus(row[0]), row[1], row[2])
+    return PlantState(ProcessingStatus(row[0]), row[1], row[2], row[3])
 
 
 def complete_plant(
@@ -222,9 +230,14 @@ def fail_unclaimed_plant(
 
 
 def release_plant(
-    pool: ConnectionPool, claim: Claim, code: FailureCode, message: str
+    pool: ConnectionPool,
+    claim: Claim,
+    code: FailureCode,
+    message: str,
+    *,
+    delay_ms: int,
 ) -> bool:
-    """Put the plant back to PENDING so that the scheduled retry can claim it."""
+    """Put the plant back to PENDING, claimable again after delay_ms."""
     with pool.connection() as conn:
         cursor = conn.execute(
             _RELEASE,
@@ -233,6 +246,7 @@ def release_plant(
                 "claim_token": claim.claim_token,
                 "code": code.value,
                 "message": message,
+                "delay_ms": delay_ms,
             },
         )
         return cursor.rowcount == 1

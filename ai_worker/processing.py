@@ -154,7 +154,7 @@ class PlantProcessor:
         )
         delay_ms = self.retry_policy.delay_ms(claim.attempts, retry_after_s)
         if not plant_repository.release_plant(
-            self.pool, claim, error.code, error.message
+            self.pool, claim, error.code, error.message, delay_ms=delay_ms
         ):
             log.warning("plant_claim_lost", step="release")
             return None
@@ -202,6 +202,13 @@ class PlantProcessor:
             self.fail_exhausted(
                 plant_id,
                 f"plant used all {state.attempts} attempts without finishing",
+            )
+        elif state.next_attempt_in_s is not None:
+            # An early duplicate; the delayed retry message is still queued.
+            log.info(
+                "plant_message_skipped",
+                reason="retry not due yet",
+                next_attempt_in_s=round(state.next_attempt_in_s, 3),
             )
         else:
             log.info(

@@ -46,14 +46,17 @@ def test_concurrent_migrations_apply_each_file_once(empty_database_url: str) -> 
         for line in stderr.splitlines()
         if '"migration_applied"' in line
     ]
-    assert len(applied_lines) == 1
+    assert len(applied_lines) == 2
     with psycopg.connect(empty_database_url) as conn:
         versions = conn.execute("SELECT version FROM schema_migrations").fetchall()
         columns = conn.execute(
             "SELECT column_name FROM information_schema.columns "
             "WHERE table_name = 'plants'"
         ).fetchall()
-    assert versions == [("0001_create_plants.sql",)]
+    assert versions == [
+        ("0001_create_plants.sql",),
+        ("0002_add_next_attempt_at.sql",),
+    ]
     assert {"id", "owner_id", "ai_data", "attempts", "idempotency_key"} <= {
         column for (column,) in columns
     }
