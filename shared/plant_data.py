@@ -121,6 +121,13 @@ class ModelReply(_Strict):
         description="Identification and care profile; null when is_plant is false."
     )
 
+    @model_validator(mode="after")
+    def _check_plant_present(self) -> ModelReply:
+        # A plant verdict without care data cannot be stored as COMPLETED.
+        if self.is_plant and self.plant is None:
+            raise ValueError("plant is null although is_plant is true")
+        return self
+
 
 # Keywords Gemini accepts in `responseJsonSchema`, from the structured output
 # guide (https://ai.google.dev/gemini-api/docs/structured-output). Length limits

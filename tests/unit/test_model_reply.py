@@ -82,3 +82,12 @@ def test_schema_mismatch_names_the_field() -> None:
         parse_model_reply(json.dumps({**REPLY, "plant": plant}))
 
     assert "plant.soil.ph_level" in caught.value.message
+
+
+def test_plant_verdict_without_care_is_invalid() -> None:
+    text = json.dumps({"is_plant": True, "confidence": 0.8, "plant": None})
+
+    with pytest.raises(InvalidModelOutputError) as caught:
+        parse_model_reply(text)
+
+    assert "plant is null although is_plant is true" in caught.value.message
