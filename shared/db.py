@@ -24,6 +24,10 @@ def create_pool(
         max_size=max_size,
         open=False,
         timeout=CONNECT_TIMEOUT_S,
+        # Test each connection before lending it: after a server restart or
+        # a terminated backend, the pool would otherwise hand out dead
+        # connections and fail one request for each of them.
+        check=ConnectionPool.check_connection,
         kwargs={
             "connect_timeout": CONNECT_TIMEOUT_S,
             "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
