@@ -49,6 +49,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The HTTP client logs every request at info level; the worker already
+    # logs one line per model call with its outcome.
+    for noisy_logger in ("httpx", "httpx2", "google_genai.models"):
+        logging.getLogger(noisy_logger).setLevel(max(root.level, logging.WARNING))
 
 
 def _add_service(service: str) -> structlog.types.Processor:
