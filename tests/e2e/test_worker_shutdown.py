@@ -1,5 +1,6 @@
 """A worker stopped or killed during a slow model call loses no plant."""
 
+import os
 import signal
 import time
 
@@ -39,8 +40,12 @@ def test_sigterm_lets_in_flight_call_finish(
 
     send_plant_message(plant_broker, plant_id, image_path)
     wait_until(lambda: emulator.requests(), timeout_s=15)
-    worker.signal(signal.SIGTERM)
+    # Only the master gets SIGTERM, as from a container runtime: it forwards
+    # the signal to its worker process, and a second SIGTERM (such as one sent
+    # to the whole process group) would make that process exit at once.
+    os.kill(worker.process.pid, signal.SIGTERM)
     exit_code = worker.process.wait(timeout=30)
+    worker.stop()
 
     row = read_plant(db_pool, plant_id)
     assert exit_code == 0
