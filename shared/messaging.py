@@ -18,8 +18,8 @@ ACTOR_NAME = "identify_plant"
 # taken for dead, so a shorter value risks running a live worker's messages
 # twice.
 DEFAULT_HEARTBEAT_TIMEOUT_MS = 60_000
-# Dramatiq's default is 1 000 per million (0.1 %) broker calls; see
-# `CommonSettings.queue_maintenance_chance` for why this is higher.
+# Broker calls per million that run maintenance. Dramatiq's default is 1 000,
+# and `CommonSettings.queue_maintenance_chance` explains why this is higher.
 DEFAULT_MAINTENANCE_CHANCE = 10_000
 MAINTENANCE_SCALE = 1_000_000
 
