@@ -12,10 +12,16 @@ import dramatiq
 import structlog
 from dramatiq.middleware import CurrentMessage
 
+from ai_worker.processing import Redelivery
 from ai_worker.resources import WorkerResources
 from ai_worker.settings import WorkerSettings
 from shared.logging import configure_logging
-from shared.messaging import ACTOR_NAME, QUEUE_NAME, create_broker
+from shared.messaging import (
+    ACTOR_NAME,
+    QUEUE_NAME,
+    build_plant_message,
+    create_broker,
+)
 from shared.settings import SettingsError, load_settings
 
 log = structlog.get_logger()
@@ -30,7 +36,12 @@ except SettingsError as exc:
 
 configure_logging("ai_worker", settings.log_level)
 resources = WorkerResources(settings)
-broker = create_broker(settings.broker_url, namespace=settings.queue_namespace)
+broker = create_broker(
+    settings.broker_url,
+    namespace=settings.queue_namespace,
+    heartbeat_timeout_ms=settings.queue_heartbeat_timeout_ms,
+    maintenance_chance=settings.queue_maintenance_chance,
+)
 broker.add_middleware(CurrentMessage())
 broker.add_middleware(resources)
 dramatiq.set_broker(broker)
@@ -47,15 +58,22 @@ dramatiq.set_broker(broker)
     max_backoff=max(settings.worker_max_backoff_ms, 1),
     # A backstop only: the model call has its own, shorter client timeout,
     # because this limit cannot interrupt a thread blocked in I/O.
-    time_limit=int((settings.gemini_timeout_s + 60) * 1000),
+    time_limit=settings.actor_time_limit_ms,
     on_retry_exhausted=RETRIES_EXHAUSTED_ACTOR_NAME,
 )
 def identify_plant(plant_id: str, image_path: str) -> None:
     """Identify one plant; raises `dramatiq.Retry` to try again after a delay."""
     _bind_message_context(plant_id, image_path)
-    delay_ms = resources.processor.process(uuid.UUID(plant_id))
-    if delay_ms is not None:
-        raise dramatiq.Retry(delay=delay_ms)
+    outcome = resources.processor.process(uuid.UUID(plant_id))
+    if isinstance(outcome, Redelivery):
+        # A new message, so that waiting for another worker's claim or for a
+        # backoff does not use up this message's retries.
+        broker.enqueue(
+            build_plant_message(uuid.UUID(plant_id), image_path),
+            delay=outcome.delay_ms,
+        )
+    elif outcome is not None:
+        raise dramatiq.Retry(delay=outcome)
 
 
 @dramatiq.actor(

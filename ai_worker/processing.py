@@ -53,6 +53,22 @@ class RetryPolicy:
         return max(1, round(delay))
 
 
+@dataclass(frozen=True)
+class Redelivery:
+    """A request to deliver the plant's message again after `delay_ms`."""
+
+    delay_ms: int
+
+
+# Added to a computed wait, so the redelivered message finds the lease or
+# backoff over even when clocks of worker and database differ slightly.
+REDELIVERY_MARGIN_MS = 250
+
+
+def _redelivery_ms(wait_s: float) -> int:
+    return round(wait_s * 1000) + REDELIVERY_MARGIN_MS
+
+
 @dataclass
 class PlantProcessor:
     pool: ConnectionPool
@@ -62,11 +78,13 @@ class PlantProcessor:
     lease_s: float
     image_max_side_px: int
 
-    def process(self, plant_id: uuid.UUID) -> int | None:
+    def process(self, plant_id: uuid.UUID) -> int | Redelivery | None:
         """Process one delivery of a plant's message.
 
-        Returns the retry delay in milliseconds when the plant was put back
-        for another attempt, and None when this delivery is done with it.
+        Returns the retry delay in milliseconds when an attempt failed and the
+        plant was put back for another one; a `Redelivery` when the plant could
+        not be claimed yet and the message should come back later without
+        counting as a retry; None when this delivery is done with the plant.
         Database errors propagate, so that the caller's broker retries.
         """
         claim = plant_repository.claim_plant(
@@ -76,8 +94,7 @@ class PlantProcessor:
             lease_s=self.lease_s,
         )
         if claim is None:
-            self._skip_unclaimable(plant_id)
-            return None
+            return self._skip_unclaimable(plant_id)
         log.info(
             "processing_status_changed",
             status=ProcessingStatus.PROCESSING,
@@ -188,34 +205,46 @@ class PlantProcessor:
         else:
             log.warning("plant_claim_lost", step="fail")
 
-    def _skip_unclaimable(self, plant_id: uuid.UUID) -> None:
+    def _skip_unclaimable(self, plant_id: uuid.UUID) -> Redelivery | None:
         state = plant_repository.get_plant_state(self.pool, plant_id)
         if state is None:
             log.warning("plant_message_skipped", reason="plant not found")
-        elif state.status in (ProcessingStatus.COMPLETED, ProcessingStatus.FAILED):
+            return None
+        if state.status in (ProcessingStatus.COMPLETED, ProcessingStatus.FAILED):
             log.info(
                 "plant_message_skipped",
                 reason="plant already finished",
                 status=state.status,
             )
-        elif state.attempts >= self.retry_policy.max_attempts:
+            return None
+        held_for_s = state.processing_started_at_age_s or 0.0
+        if state.status == ProcessingStatus.PROCESSING and held_for_s < self.lease_s:
+            # The holder may be alive, or dead with its message redelivered
+            # before the lease ran out. Looking again once the lease has run
+            # out either finds the plant finished or takes it over.
+            wait_s = self.lease_s - held_for_s
+            log.info(
+                "plant_message_deferred",
+                reason="another worker holds the plant",
+                claimed_for_s=round(held_for_s, 3),
+                retry_in_ms=_redelivery_ms(wait_s),
+            )
+            return Redelivery(_redelivery_ms(wait_s))
+        if state.attempts >= self.retry_policy.max_attempts:
             self.fail_exhausted(
                 plant_id,
                 f"plant used all {state.attempts} attempts without finishing",
             )
-        elif state.next_attempt_in_s is not None:
-            # An early duplicate; the delayed retry message is still queued.
-            log.info(
-                "plant_message_skipped",
-                reason="retry not due yet",
-                next_attempt_in_s=round(state.next_attempt_in_s, 3),
-            )
-        else:
-            log.info(
-                "plant_message_skipped",
-                reason="another worker holds the plant",
-                claimed_for_s=state.processing_started_at_age_s,
-            )
+            return None
+        # A retry that came early (clocks of worker and database differ) or a
+        # duplicate: either way the plant is looked at again when it is due.
+        wait_s = state.next_attempt_in_s or 0.0
+        log.info(
+            "plant_message_deferred",
+            reason="retry not due yet",
+            retry_in_ms=_redelivery_ms(wait_s),
+        )
+        return Redelivery(_redelivery_ms(wait_s))
 
     def fail_exhausted(self, plant_id: uuid.UUID, message: str) -> None:
         """Mark a plant nobody is working on as FAILED with MAX_ATTEMPTS_EXCEEDED."""

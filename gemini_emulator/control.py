@@ -54,12 +54,16 @@ class EmulatorControl:
     def health(self) -> dict[str, Any]:
         return self._call("GET", "/emulator/health")
 
-    def script(self, *responses: Any) -> int:
-        """Queue scripted responses and return the number of calls now scripted."""
+    def script(self, *responses: Any, image_sha256: str | None = None) -> int:
+        """Queue scripted responses and return the number of calls now scripted.
+
+        With `image_sha256`, they serve only calls whose image has that SHA-256.
+        """
         entries = [r.to_json() if isinstance(r, ScriptEntry) else r for r in responses]
-        return self._call("POST", "/emulator/script", {"responses": entries})[
-            "pending_calls"
-        ]
+        payload: dict[str, Any] = {"responses": entries}
+        if image_sha256 is not None:
+            payload["image_sha256"] = image_sha256
+        return self._call("POST", "/emulator/script", payload)["pending_calls"]
 
     def pending_script(self) -> list[dict[str, Any]]:
         return self._call("GET", "/emulator/script")["pending"]

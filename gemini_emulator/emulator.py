@@ -29,12 +29,14 @@ class EmulatorHandle:
     def _start(self) -> None:
         self._thread.start()
 
-    def script(self, *responses: Any) -> None:
+    def script(self, *responses: Any, image_sha256: str | None = None) -> None:
         """Queue scripted responses (kind strings, dicts or ScriptEntry objects).
 
-        Raises faults.ScriptError, queueing nothing, if any entry is invalid.
+        With `image_sha256` (hex), they serve only calls whose inline image has
+        that SHA-256, ahead of the shared script. Raises faults.ScriptError,
+        queueing nothing, if any entry is invalid.
         """
-        self._state.enqueue(responses)
+        self._state.enqueue(responses, image_sha256)
 
     def pending_script(self) -> list[dict[str, Any]]:
         return self._state.pending()

@@ -5,7 +5,8 @@ Two path spaces are kept apart:
 - `POST /{v1|v1beta}/models/{model}:generateContent` emulates the Gemini API.
 - `/emulator/...` scripts and inspects the emulator from another process:
   `GET /emulator/health`, `GET|POST /emulator/config` (`delay_s`, `api_key`),
-  `GET|POST /emulator/script` (`{"responses": [entry, ...]}`),
+  `GET|POST /emulator/script` (`{"responses": [entry, ...]}`, optionally
+  with `"image_sha256"` to serve only calls carrying that image),
   `POST /emulator/reset` and `GET /emulator/requests`.
 """
 
@@ -33,6 +34,7 @@ logger = logging.getLogger("gemini_emulator")
 # 2026-01-08 raised the file limit to 100 MB. The 20 MB limit is not emulated.
 MAX_BODY_BYTES = 100 * 1024 * 1024
 
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 _API_PATH = re.compile(
     r"^/(?P<version>[^/]+)/models/(?P<model>[^:]+):(?P<method>[A-Za-z]+)$"
 )
@@ -298,7 +300,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         if request.problems:
             raise request.problems[0]
 
-        entry = state.next_entry()
+        entry = state.next_entry(record.image_sha256)
         delay_s = faults.delay_for(entry, state.delay_s)
         if delay_s > 0 and state.stopping.wait(delay_s):
             return faults.Disconnect(), f"{entry.kind} (emulator stopping)"
@@ -329,14 +331,25 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             result = {"pending": state.pending()}
         elif route == ("POST", "/emulator/script"):
             entries = payload.get("responses") if isinstance(payload, dict) else payload
+            image_sha256 = (
+                payload.get("image_sha256") if isinstance(payload, dict) else None
+            )
             if not isinstance(entries, list):
                 self._control_error(
                     400,
                     'expected {"responses": [entry, ...]} or a JSON list of entries',
                 )
                 return
+            if image_sha256 is not None and not _SHA256_HEX.fullmatch(
+                str(image_sha256)
+            ):
+                self._control_error(
+                    400,
+                    f"image_sha256 must be 64 hexadecimal digits, got {image_sha256!r}",
+                )
+                return
             try:
-                queued = state.enqueue(entries)
+                queued = state.enqueue(entries, image_sha256)
             except faults.ScriptError as error:
                 self._control_error(400, str(error))
                 return

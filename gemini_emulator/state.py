@@ -64,6 +64,9 @@ class EmulatorState:
         self.api_key = api_key
         # Each item is [entry, calls left], so `times` can count down in place.
         self._script: collections.deque[list[Any]] = collections.deque()
+        # Scripts that serve only calls whose image has this SHA-256, so that
+        # concurrent calls for different photos each get their own faults.
+        self._image_scripts: dict[str, collections.deque[list[Any]]] = {}
         self._records: collections.deque[RecordedRequest] = collections.deque(
             maxlen=MAX_RECORDS
         )
@@ -71,25 +74,36 @@ class EmulatorState:
         # Set on shutdown to end delays and hangs early.
         self.stopping = threading.Event()
 
-    def enqueue(self, entries: Iterable[Any]) -> int:
+    def enqueue(self, entries: Iterable[Any], image_sha256: str | None = None) -> int:
         """Validate all entries, queue them and return the number of scripted calls.
 
+        With `image_sha256`, the entries serve only calls whose image has that
+        SHA-256 (hex), and such calls take them before the shared script.
         Raises faults.ScriptError without queueing anything if one is invalid.
         """
         parsed = [parse_entry(entry) for entry in entries]
         with self._lock:
-            self._script.extend([entry, entry.times] for entry in parsed)
-            return sum(left for _, left in self._script)
+            if image_sha256 is None:
+                script = self._script
+            else:
+                script = self._image_scripts.setdefault(
+                    image_sha256.lower(), collections.deque()
+                )
+            script.extend([entry, entry.times] for entry in parsed)
+            return sum(left for _, left in script)
 
-    def next_entry(self) -> ScriptEntry:
-        """Consume one call from the head of the script, or return the default."""
+    def next_entry(self, image_sha256: str | None = None) -> ScriptEntry:
+        """Consume one call from the image's script, the shared one, or the default."""
         with self._lock:
-            if not self._script:
+            script = self._image_scripts.get(image_sha256 or "")
+            if not script:
+                script = self._script
+            if not script:
                 return DEFAULT_ENTRY
-            head = self._script[0]
+            head = script[0]
             head[1] -= 1
             if head[1] == 0:
-                self._script.popleft()
+                script.popleft()
             return head[0]
 
     def pending(self) -> list[dict[str, Any]]:
@@ -108,6 +122,7 @@ class EmulatorState:
         """Clear script and records and restore the delay and key from startup."""
         with self._lock:
             self._script.clear()
+            self._image_scripts.clear()
             self._records.clear()
             self.delay_s = self._initial_delay_s
             self.api_key = self._initial_api_key

@@ -14,15 +14,36 @@ from dramatiq.middleware import Middleware
 QUEUE_NAME = "plant-processing"
 ACTOR_NAME = "identify_plant"
 
+# Dramatiq's own default, kept: a worker that misses heartbeats this long is
+# taken for dead, so a shorter value risks running a live worker's messages
+# twice.
+DEFAULT_HEARTBEAT_TIMEOUT_MS = 60_000
+# Broker calls per million that run maintenance. Dramatiq's default is 1 000,
+# and `CommonSettings.queue_maintenance_chance` explains why this is higher.
+DEFAULT_MAINTENANCE_CHANCE = 10_000
+MAINTENANCE_SCALE = 1_000_000
+
 
 def create_broker(
     redis_url: str,
     *,
     namespace: str = "dramatiq",
     middleware: list[Middleware] | None = None,
+    heartbeat_timeout_ms: int = DEFAULT_HEARTBEAT_TIMEOUT_MS,
+    maintenance_chance: int = DEFAULT_MAINTENANCE_CHANCE,
 ) -> RedisBroker:
-    """Create a Redis broker; `middleware` replaces Dramatiq's defaults when given."""
-    return RedisBroker(url=redis_url, namespace=namespace, middleware=middleware)
+    """Create a Redis broker; `middleware` replaces Dramatiq's defaults when given.
+
+    `heartbeat_timeout_ms` and `maintenance_chance` (per million broker calls)
+    decide how soon a killed worker's unacknowledged messages are redelivered.
+    """
+    return RedisBroker(
+        url=redis_url,
+        namespace=namespace,
+        middleware=middleware,
+        heartbeat_timeout=heartbeat_timeout_ms,
+        maintenance_chance=maintenance_chance,
+    )
 
 
 def build_plant_message(plant_id: uuid.UUID, image_path: str) -> dramatiq.Message:

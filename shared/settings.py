@@ -10,6 +10,12 @@ from typing import TypeVar
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.messaging import (
+    DEFAULT_HEARTBEAT_TIMEOUT_MS,
+    DEFAULT_MAINTENANCE_CHANCE,
+    MAINTENANCE_SCALE,
+)
+
 
 class CommonSettings(BaseSettings):
     """Database, queue and image store settings shared by intake and worker."""
@@ -28,6 +34,18 @@ class CommonSettings(BaseSettings):
     # A plant left PROCESSING longer than this by a killed worker is offered
     # again, both by the worker's claim and by the intake's re-send loop.
     processing_lease_s: float = Field(default=300.0, gt=0)
+    # Dramatiq on Redis redelivers a killed worker's unacknowledged messages
+    # only once its heartbeat is QUEUE_HEARTBEAT_TIMEOUT_MS old, and only
+    # during "maintenance", which runs on QUEUE_MAINTENANCE_CHANCE of every
+    # million broker calls. The wait on an idle queue is roughly the timeout
+    # plus 1e6 / chance polls of about 0.75 s: an estimate of 13 minutes with
+    # Dramatiq 2.2.1's default chance of 1 000, and 2 minutes with 10 000.
+    queue_heartbeat_timeout_ms: int = Field(
+        default=DEFAULT_HEARTBEAT_TIMEOUT_MS, ge=1_000
+    )
+    queue_maintenance_chance: int = Field(
+        default=DEFAULT_MAINTENANCE_CHANCE, ge=0, le=MAINTENANCE_SCALE
+    )
     log_level: str = "INFO"
 
     @property
@@ -57,7 +75,10 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
         problems = []
         for error in exc.errors():
             variable = "_".join(str(part) for part in error["loc"]).upper()
-            if error["type"] == "missing":
+            if not variable:
+                # A rule across several settings names them in its message.
+                problems.append(f"invalid settings: {error['msg']}")
+            elif error["type"] == "missing":
                 problems.append(f"missing required setting {variable}")
             else:
                 problems.append(f"invalid setting {variable}: {error['msg']}")

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import dramatiq
 import grpc
 import psycopg
 import pytest
@@ -21,6 +22,8 @@ from gemini_emulator import EmulatorHandle, start_emulator
 from intake_service.server import IntakeServer, build_server
 from intake_service.settings import IntakeSettings
 from protos.plants.v1 import plants_pb2_grpc
+from shared.image_store import ImageStore
+from shared.messaging import create_broker
 from shared.migrate import migrate
 from tests.support import VENV_BIN, ServiceProcess
 
@@ -165,3 +168,17 @@ def grpc_channel(intake_server: IntakeServer) -> Iterator[grpc.Channel]:
 @pytest.fixture
 def grpc_stub(grpc_channel: grpc.Channel) -> plants_pb2_grpc.PlantServiceStub:
     return plants_pb2_grpc.PlantServiceStub(grpc_channel)
+
+
+@pytest.fixture
+def image_store(image_store_dir: Path) -> ImageStore:
+    """The image store that the test's worker reads."""
+    return ImageStore(image_store_dir)
+
+
+@pytest.fixture
+def plant_broker(queue_namespace: str) -> Iterator[dramatiq.Broker]:
+    """A broker on the test's queue namespace, for sending worker messages."""
+    broker = create_broker(REDIS_URL, namespace=queue_namespace)
+    yield broker
+    broker.close()

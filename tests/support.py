@@ -1,13 +1,24 @@
 """Helpers for tests that run the real services as processes."""
 
+import hashlib
+import io
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from ai_worker.image_preparation import prepare_image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "tests" / "data"
@@ -82,3 +93,59 @@ class ServiceProcess:
         self.signal(signal.SIGKILL)
         self.process.wait(timeout=10)
         self._log_file.close()
+
+
+def make_png(index: int) -> bytes:
+    """Encode a small PNG whose colour, and so whose bytes, depend on `index`."""
+    color = (index * 37 % 256, index * 91 % 256, (200 + index * 13) % 256)
+    buffer = io.BytesIO()
+    Image.new("RGB", (48, 32), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def sent_image_sha256(image_bytes: bytes, max_side_px: int = 1024) -> str:
+    """Return the SHA-256 of the JPEG the worker sends to the model for a photo."""
+    prepared = prepare_image(image_bytes, max_side_px=max_side_px)
+    return hashlib.sha256(prepared.jpeg_bytes).hexdigest()
+
+
+def insert_plant(pool: ConnectionPool, image_path: str, **columns: Any) -> uuid.UUID:
+    """Insert a PENDING plant the way the intake does; `columns` overrides values."""
+    values = {
+        "id": uuid.uuid4(),
+        "owner_id": "owner-worker-tests",
+        "original_image_path": image_path,
+        "image_content_type": "image/png",
+        **columns,
+    }
+    statement = sql.SQL("INSERT INTO plants ({}) VALUES ({})").format(
+        sql.SQL(", ").join(map(sql.Identifier, values)),
+        sql.SQL(", ").join(map(sql.Placeholder, values)),
+    )
+    with pool.connection() as conn:
+        conn.execute(statement, values)
+    return values["id"]
+
+
+def read_plant(pool: ConnectionPool, plant_id: uuid.UUID) -> dict[str, Any]:
+    """Return the plant's row as a dict."""
+    with pool.connection() as conn:
+        cursor = conn.cursor(row_factory=dict_row)
+        row = cursor.execute(
+            "SELECT * FROM plants WHERE id = %s", (plant_id,)
+        ).fetchone()
+    assert row is not None, f"plant {plant_id} not found"
+    return row
+
+
+def wait_for_final_row(
+    pool: ConnectionPool, plant_id: uuid.UUID, timeout_s: float = 30
+) -> dict[str, Any]:
+    """Wait until the plant is COMPLETED or FAILED and return its row."""
+
+    def final_row() -> dict[str, Any] | None:
+        row = read_plant(pool, plant_id)
+        final = row["ai_processing_status"] in ("COMPLETED", "FAILED")
+        return row if final else None
+
+    return wait_until(final_row, timeout_s=timeout_s)  # type: ignore[return-value]
