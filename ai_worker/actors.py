@@ -64,12 +64,18 @@ dramatiq.set_broker(broker)
 def identify_plant(plant_id: str, image_path: str) -> None:
     """Identify one plant; raises `dramatiq.Retry` to try again after a delay."""
     _bind_message_context(plant_id, image_path)
-    outcome = resources.processor.process(uuid.UUID(plant_id))
+    try:
+        plant_uuid = uuid.UUID(plant_id)
+    except ValueError:
+        # Retrying cannot fix the message, so it is acknowledged and dropped.
+        log.error("plant_message_invalid", error="plant_id is not a UUID")
+        return
+    outcome = resources.processor.process(plant_uuid)
     if isinstance(outcome, Redelivery):
         # A new message, so that waiting for another worker's claim or for a
         # backoff does not use up this message's retries.
         broker.enqueue(
-            build_plant_message(uuid.UUID(plant_id), image_path),
+            build_plant_message(plant_uuid, image_path),
             delay=outcome.delay_ms,
         )
     elif outcome is not None:
@@ -90,8 +96,13 @@ def fail_plant_after_retries(
         )
         return
     _bind_message_context(plant_id, message_data["kwargs"].get("image_path", ""))
+    try:
+        plant_uuid = uuid.UUID(plant_id)
+    except ValueError:
+        log.error("plant_message_invalid", error="plant_id is not a UUID")
+        return
     resources.processor.fail_exhausted(
-        uuid.UUID(plant_id),
+        plant_uuid,
         f"message retried {retry_info.get('retries')} times without success",
     )
 

@@ -4,6 +4,7 @@ Every way the call can go wrong is translated here into the failure classes of
 `ai_worker.failures`, so no other module imports the SDK.
 """
 
+import json
 import re
 import threading
 import time
@@ -107,6 +108,11 @@ class GeminiIdentifier:
             max_output_tokens=self._max_output_tokens,
             media_resolution=self._media_resolution,
             thinking_config=types.ThinkingConfig(thinking_level=self._thinking_level),
+            # No tools are declared; this also silences the SDK's per-call
+            # "AFC is enabled" log line.
+            automatic_function_calling=types.AutomaticFunctionCallingConfig(
+                disable=True
+            ),
         )
         contents: list[Any] = [
             types.Part.from_bytes(data=image.jpeg_bytes, mime_type=image.mime_type),
@@ -124,6 +130,13 @@ class GeminiIdentifier:
             raise IdentificationUnavailableError(FailureCode.AI_TIMEOUT, msg) from exc
         except httpx2.TransportError as exc:
             msg = f"model endpoint unreachable: {type(exc).__name__}: {exc}"
+            raise IdentificationUnavailableError(
+                FailureCode.AI_UNAVAILABLE, msg
+            ) from exc
+        except json.JSONDecodeError as exc:
+            # A 200 whose body is not JSON comes from a proxy or gateway in
+            # between (a login or error page), not from the model.
+            msg = f"model endpoint returned a body that is not JSON: {exc.msg}"
             raise IdentificationUnavailableError(
                 FailureCode.AI_UNAVAILABLE, msg
             ) from exc

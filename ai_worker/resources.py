@@ -35,6 +35,18 @@ class WorkerResources(Middleware):
             raise RuntimeError(msg)
         return self._processor
 
+    def before_process_message(
+        self, broker: dramatiq.Broker, message: dramatiq.Message
+    ) -> None:
+        # Bound here rather than in the actor, so that a message whose
+        # arguments are rejected is not logged with the previous message's
+        # plant id.
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            message_id=message.message_id,
+            plant_id=message.kwargs.get("plant_id"),
+        )
+
     def before_worker_boot(
         self, broker: dramatiq.Broker, worker: dramatiq.Worker
     ) -> None:

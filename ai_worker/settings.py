@@ -61,6 +61,14 @@ class WorkerSettings(CommonSettings):
             raise ValueError(msg)
         return self
 
+    @field_validator("gemini_api_key")
+    @classmethod
+    def _check_api_key(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            msg = "is empty: set it to a Gemini API key (any value for the emulator)"
+            raise ValueError(msg)
+        return value
+
     @field_validator("gemini_base_url")
     @classmethod
     def _check_base_url(cls, value: str | None) -> str | None:

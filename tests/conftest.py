@@ -134,8 +134,7 @@ def start_worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[WorkerF
 
     yield start
     for worker in started:
-        if worker.process.poll() is None:
-            worker.stop()
+        worker.stop()
 
 
 @pytest.fixture

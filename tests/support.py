@@ -1,5 +1,6 @@
 """Helpers for tests that run the real services as processes."""
 
+import contextlib
 import hashlib
 import io
 import os
@@ -75,24 +76,36 @@ class ServiceProcess:
         wait_until(found, timeout_s=timeout_s)
 
     def signal(self, signum: int) -> None:
-        """Send a signal to the process and all its children."""
+        """Send a signal to the process alone, as a container runtime does."""
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signum)
+            self.process.send_signal(signum)
 
     def stop(self, timeout_s: float = 30.0) -> int:
-        self.signal(signal.SIGTERM)
+        """Send SIGTERM and wait; kill the whole process group after timeout_s.
+
+        Dramatiq's master forwards SIGTERM to its worker processes and treats
+        a second SIGTERM as "stop at once", so the group is not signalled.
+        """
         try:
-            return self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.signal(signal.SIGKILL)
-            return self.process.wait(timeout=10)
+            self.signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return self.process.returncode
         finally:
+            self._kill_leftovers()
             self._log_file.close()
 
     def kill(self) -> None:
-        self.signal(signal.SIGKILL)
+        """SIGKILL the process and every child it started."""
+        self._kill_leftovers()
         self.process.wait(timeout=10)
         self._log_file.close()
+
+    def _kill_leftovers(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
 
 def make_png(index: int) -> bytes:

@@ -68,6 +68,10 @@ CASES = [
     recovered("STOP without parts", ["stop_empty"]),
     recovered("STOP with empty text", ["stop_empty_text"]),
     recovered("empty candidates", ["empty_candidates"]),
+    recovered(
+        "200 with an HTML body",
+        [{"kind": "raw", "status": 200, "body": "<html>proxy login</html>"}],
+    ),
     # Invalid output: retried once.
     recovered("MAX_TOKENS once", ["truncated"]),
     recovered("invalid JSON once", ["invalid_json"]),

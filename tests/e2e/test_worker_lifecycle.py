@@ -288,3 +288,30 @@ def test_message_for_finished_plant_is_skipped(
     assert skipped[0]["plant_id"] == str(plant_id)
     assert read_plant(db_pool, plant_id)["attempts"] == 1
     assert emulator.requests() == []
+
+
+@pytest.mark.slow
+def test_message_with_malformed_plant_id_is_dropped(
+    start_worker: WorkerFactory,
+    emulator: EmulatorHandle,
+    db_pool: ConnectionPool,
+    image_store: ImageStore,
+    plant_broker: dramatiq.Broker,
+) -> None:
+    earlier_plant_id = store_plant(db_pool, image_store, make_png(2))
+    worker = start_worker()
+    send(plant_broker, db_pool, earlier_plant_id)
+    wait_for_final_row(db_pool, earlier_plant_id)
+    message = build_plant_message(uuid.uuid4(), "ab/x.jpg")
+    message.kwargs["plant_id"] = "not-a-uuid"
+
+    plant_broker.enqueue(message)
+    worker.wait_for_output('"plant_message_invalid"')
+    worker.stop()
+
+    invalid = log_events(worker.output(), "plant_message_invalid")
+    assert len(invalid) == 1
+    assert invalid[0]["plant_id"] == "not-a-uuid"
+    assert invalid[0]["message_id"] == message.message_id
+    assert "Retrying message" not in worker.output()
+    assert len(emulator.requests()) == 1

@@ -71,3 +71,17 @@ def test_api_key_stays_out_of_repr_and_logs(
     assert worker_env["DATABASE_URL"] not in repr(settings)
     worker.stop()
     assert EMULATOR_API_KEY not in worker.output()
+
+
+def test_empty_api_key_is_rejected(
+    monkeypatch: pytest.MonkeyPatch, worker_env: dict[str, str]
+) -> None:
+    for name, value in worker_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GEMINI_API_KEY", "  ")
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings(WorkerSettings)
+
+    assert "invalid setting GEMINI_API_KEY" in str(caught.value)
+    assert "is empty" in str(caught.value)
