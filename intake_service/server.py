@@ -2,6 +2,7 @@
 
 import signal
 import threading
+import urllib.parse
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,10 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from intake_service.authentication import BearerTokenInterceptor
+from intake_service.database_health import DatabaseHealthMonitor
 from intake_service.plant_intake import PlantIntake
+from intake_service.resend_loop import ResendLoop
 from intake_service.servicer import PlantServicer
 from intake_service.settings import IntakeSettings
 from protos.plants.v1 import plants_pb2, plants_pb2_grpc
@@ -32,8 +36,15 @@ class IntakeServer:
     health: health.HealthServicer
     intake: PlantIntake
     port: int
+    database_health: DatabaseHealthMonitor
+    resend_loop: ResendLoop
 
     def set_serving(self, serving: bool) -> None:
+        """Report SERVING or NOT_SERVING for the whole server and PlantService.
+
+        After `stop` began, the health service ignores this and stays
+        NOT_SERVING.
+        """
         status = (
             health_pb2.HealthCheckResponse.SERVING
             if serving
@@ -43,8 +54,14 @@ class IntakeServer:
             self.health.set(service, status)
 
     def stop(self, grace_s: float) -> None:
-        """Report NOT_SERVING, let in-flight calls finish, then release resources."""
-        self.set_serving(False)
+        """Report NOT_SERVING, let in-flight calls finish, then release resources.
+
+        New calls are rejected at once; calls still running after `grace_s`
+        are cancelled.
+        """
+        self.health.enter_graceful_shutdown()
+        self.database_health.stop()
+        self.resend_loop.stop()
         self.server.stop(grace_s).wait()
         self.intake.pool.close()
         self.intake.broker.close()
@@ -52,13 +69,13 @@ class IntakeServer:
 
 def build_server(settings: IntakeSettings) -> IntakeServer:
     """Build and start the server on the configured address; open its resources."""
-    pool = create_pool(
-        settings.database_url.get_secret_value(),
-        name="intake",
-        max_size=settings.db_pool_max_size,
-    )
+    database_url = settings.database_url.get_secret_value()
+    pool = create_pool(database_url, name="intake", max_size=settings.db_pool_max_size)
     pool.open(wait=False)
-    broker = create_broker(settings.broker_url, namespace=settings.queue_namespace)
+    broker = create_broker(
+        _with_redis_timeouts(settings.broker_url, settings.redis_timeout_s),
+        namespace=settings.queue_namespace,
+    )
     image_store_dir = Path(settings.image_store_dir)
     image_store_dir.mkdir(parents=True, exist_ok=True)
     intake = PlantIntake(
@@ -67,18 +84,10 @@ def build_server(settings: IntakeSettings) -> IntakeServer:
         image_store=ImageStore(image_store_dir),
         max_image_bytes=settings.max_image_bytes,
         max_image_pixels=settings.max_image_pixels,
+        pool_timeout_s=pool.timeout,
     )
 
-    message_limit = settings.max_image_bytes + MESSAGE_OVERHEAD_BYTES
-    server = grpc.server(
-        futures.ThreadPoolExecutor(
-            max_workers=settings.intake_grpc_threads, thread_name_prefix="rpc"
-        ),
-        options=[
-            ("grpc.max_receive_message_length", message_limit),
-            ("grpc.max_send_message_length", message_limit),
-        ],
-    )
+    server = _build_grpc_server(settings)
     plants_pb2_grpc.add_PlantServiceServicer_to_server(PlantServicer(intake), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -86,13 +95,82 @@ def build_server(settings: IntakeSettings) -> IntakeServer:
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     address = f"{settings.intake_grpc_host}:{settings.intake_grpc_port}"
-    port = server.add_insecure_port(address)
+    port = _add_port(server, address, settings)
     server.start()
 
-    intake_server = IntakeServer(server, health_servicer, intake, port)
-    intake_server.set_serving(True)
-    log.info("intake_started", address=address, port=port)
+    intake_server = IntakeServer(
+        server,
+        health_servicer,
+        intake,
+        port,
+        database_health=DatabaseHealthMonitor(
+            database_url,
+            on_change=lambda is_up: intake_server.set_serving(is_up),
+            interval_s=settings.health_check_interval_s,
+        ),
+        resend_loop=ResendLoop(
+            pool,
+            broker,
+            interval_s=settings.resend_interval_s,
+            lease_s=settings.processing_lease_s,
+            batch_size=settings.resend_batch_size,
+        ),
+    )
+    intake_server.database_health.start()
+    intake_server.resend_loop.start()
+    log.info(
+        "intake_started",
+        address=address,
+        port=port,
+        tls=settings.intake_tls_cert_file is not None,
+        authentication=bool(settings.auth_tokens()),
+    )
     return intake_server
+
+
+def _build_grpc_server(settings: IntakeSettings) -> grpc.Server:
+    # A request larger than this gets RESOURCE_EXHAUSTED from gRPC itself,
+    # before the handler could name the image limit.
+    message_limit = settings.max_image_bytes + MESSAGE_OVERHEAD_BYTES
+    tokens = settings.auth_tokens()
+    interceptors = [BearerTokenInterceptor(tokens)] if tokens else []
+    return grpc.server(
+        futures.ThreadPoolExecutor(
+            max_workers=settings.intake_grpc_threads, thread_name_prefix="rpc"
+        ),
+        interceptors=interceptors,
+        options=[
+            ("grpc.max_receive_message_length", message_limit),
+            ("grpc.max_send_message_length", message_limit),
+        ],
+    )
+
+
+def _add_port(server: grpc.Server, address: str, settings: IntakeSettings) -> int:
+    if settings.intake_tls_cert_file is None or settings.intake_tls_key_file is None:
+        return server.add_insecure_port(address)
+    credentials = grpc.ssl_server_credentials(
+        [
+            (
+                settings.intake_tls_key_file.read_bytes(),
+                settings.intake_tls_cert_file.read_bytes(),
+            )
+        ]
+    )
+    return server.add_secure_port(address, credentials)
+
+
+def _with_redis_timeouts(redis_url: str, timeout_s: float) -> str:
+    """Add socket timeouts to a Redis URL unless it sets its own.
+
+    redis-py waits forever by default, so an unreachable Redis would hang
+    the call that sends a message.
+    """
+    parts = urllib.parse.urlsplit(redis_url)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    query.setdefault("socket_timeout", str(timeout_s))
+    query.setdefault("socket_connect_timeout", str(timeout_s))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
 def serve(settings: IntakeSettings) -> None:

@@ -12,7 +12,9 @@ from intake_service.plant_intake import NewPlant, PlantIntake
 from intake_service.plant_mapping import plant_to_proto
 from protos.plants.v1 import plants_pb2, plants_pb2_grpc
 from shared.errors import (
+    DeadlineExceededError,
     DomainError,
+    IdempotencyKeyReusedError,
     InvalidRequestError,
     PlantNotFoundError,
     StorageUnavailableError,
@@ -24,7 +26,9 @@ log = structlog.get_logger()
 # INTERNAL with a generic detail, so no SQL or traceback leaks to callers.
 _ERROR_STATUS: list[tuple[type[DomainError], grpc.StatusCode]] = [
     (InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT),
+    (IdempotencyKeyReusedError, grpc.StatusCode.ALREADY_EXISTS),
     (PlantNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (StorageUnavailableError, grpc.StatusCode.UNAVAILABLE),
 ]
 
@@ -72,7 +76,7 @@ def _log_call(code: grpc.StatusCode, started: float, **fields: Any) -> None:
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
     if code is grpc.StatusCode.INTERNAL:
         level = log.error
-    elif code is grpc.StatusCode.UNAVAILABLE:
+    elif code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         level = log.warning
     else:
         level = log.info
@@ -94,7 +98,8 @@ class PlantServicer(plants_pb2_grpc.PlantServiceServicer):
                 image_bytes=request.image,
                 content_type_hint=request.image_content_type,
                 idempotency_key=request.idempotency_key,
-            )
+            ),
+            deadline=_deadline(context),
         )
         return plant_to_proto(plant)
 
@@ -102,4 +107,13 @@ class PlantServicer(plants_pb2_grpc.PlantServiceServicer):
     def GetPlant(
         self, request: plants_pb2.GetPlantRequest, context: grpc.ServicerContext
     ) -> plants_pb2.Plant:
-        return plant_to_proto(self._intake.get_plant(request.id))
+        plant = self._intake.get_plant(request.id, deadline=_deadline(context))
+        return plant_to_proto(plant)
+
+
+def _deadline(context: grpc.ServicerContext) -> float | None:
+    """Return the caller's deadline as a `time.monotonic()` instant, if any."""
+    remaining_s = context.time_remaining()
+    if remaining_s is None:
+        return None
+    return time.monotonic() + remaining_s
