@@ -38,11 +38,20 @@ class DatabaseHealthMonitor:
         self.check()
         self._thread.start()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
         self._stop_requested.set()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        """Request a stop and wait up to `timeout_s` for a probe in progress.
+
+        A probe stuck on an unresponsive server keeps its daemon thread and
+        connection until its own timeout; the process may exit meanwhile.
+        """
+        self.request_stop()
         if self._thread.is_alive():
-            self._thread.join(self.interval_s + 10)
-        self._close()
+            self._thread.join(timeout_s)
+        if not self._thread.is_alive():
+            self._close()
 
     def check(self) -> bool:
         """Run one probe; call `on_change` when the result differs from the last."""

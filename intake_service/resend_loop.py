@@ -45,9 +45,13 @@ class ResendLoop:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop after the current pass; a pass holds row locks only briefly."""
+    def request_stop(self) -> None:
+        """Let the current pass finish and start no other."""
         self._stop_requested.set()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Request a stop and wait up to `timeout_s` for the current pass."""
+        self.request_stop()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
 

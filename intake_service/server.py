@@ -60,9 +60,11 @@ class IntakeServer:
         are cancelled.
         """
         self.health.enter_graceful_shutdown()
-        self.database_health.stop()
-        self.resend_loop.stop()
+        self.database_health.request_stop()
+        self.resend_loop.request_stop()
         self.server.stop(grace_s).wait()
+        self.resend_loop.stop()
+        self.database_health.stop()
         self.intake.pool.close()
         self.intake.broker.close()
 
@@ -84,7 +86,7 @@ def build_server(settings: IntakeSettings) -> IntakeServer:
         image_store=ImageStore(image_store_dir),
         max_image_bytes=settings.max_image_bytes,
         max_image_pixels=settings.max_image_pixels,
-        pool_timeout_s=pool.timeout,
+        pool_timeout_s=settings.db_pool_timeout_s,
     )
 
     server = _build_grpc_server(settings)

@@ -16,6 +16,9 @@ class IntakeSettings(CommonSettings):
     # Threads serving calls; each call holds one at most for its duration.
     intake_grpc_threads: int = Field(default=32, ge=1, le=1000)
     db_pool_max_size: int = Field(default=16, ge=1)
+    # Longest wait for a database connection in a call without a deadline;
+    # after it the call ends UNAVAILABLE.
+    db_pool_timeout_s: float = Field(default=5.0, gt=0)
     max_image_bytes: int = Field(default=20 * MIB, ge=1)
     # Decoded size limit; larger images are rejected as decompression bombs.
     max_image_pixels: int = Field(default=60_000_000, ge=1)
