@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 import structlog
+from dramatiq.brokers.redis import RedisBroker
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -67,6 +68,9 @@ class IntakeServer:
         self.database_health.stop()
         self.intake.pool.close()
         self.intake.broker.close()
+        if isinstance(self.intake.broker, RedisBroker):
+            # RedisBroker.close (Dramatiq 2.2) leaves its sockets open.
+            self.intake.broker.client.connection_pool.disconnect()
 
 
 def build_server(settings: IntakeSettings) -> IntakeServer:
