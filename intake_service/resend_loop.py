@@ -45,6 +45,10 @@ class ResendLoop:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def is_running(self) -> bool:
+        return self._thread.is_alive()
+
     def request_stop(self) -> None:
         """Let the current pass finish and start no other."""
         self._stop_requested.set()
