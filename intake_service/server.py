@@ -1,6 +1,8 @@
 """Building and running the intake gRPC server."""
 
+import os
 import signal
+import sys
 import threading
 import urllib.parse
 from concurrent import futures
@@ -39,6 +41,7 @@ class IntakeServer:
     port: int
     database_health: DatabaseHealthMonitor
     resend_loop: ResendLoop
+    servicer: PlantServicer
 
     def set_serving(self, serving: bool) -> None:
         """Report SERVING or NOT_SERVING for the whole server and PlantService.
@@ -94,7 +97,8 @@ def build_server(settings: IntakeSettings) -> IntakeServer:
     )
 
     server = _build_grpc_server(settings)
-    plants_pb2_grpc.add_PlantServiceServicer_to_server(PlantServicer(intake), server)
+    servicer = PlantServicer(intake)
+    plants_pb2_grpc.add_PlantServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -121,6 +125,7 @@ def build_server(settings: IntakeSettings) -> IntakeServer:
             lease_s=settings.processing_lease_s,
             batch_size=settings.resend_batch_size,
         ),
+        servicer=servicer,
     )
     intake_server.database_health.start()
     intake_server.resend_loop.start()
@@ -142,7 +147,8 @@ def _build_grpc_server(settings: IntakeSettings) -> grpc.Server:
     interceptors = [BearerTokenInterceptor(tokens)] if tokens else []
     return grpc.server(
         futures.ThreadPoolExecutor(
-            max_workers=settings.intake_grpc_threads, thread_name_prefix="rpc"
+            max_workers=settings.intake_grpc_threads,
+            thread_name_prefix="rpc",
         ),
         interceptors=interceptors,
         options=[
@@ -192,4 +198,13 @@ def serve(settings: IntakeSettings) -> None:
     signal.signal(signal.SIGINT, request_stop)
     stop_requested.wait()
     intake_server.stop(settings.shutdown_grace_s)
+    # gRPC cancels calls still running after the grace period, but cannot
+    # interrupt a handler thread blocked in I/O, and the interpreter would
+    # wait for that thread at exit. Such calls are abandoned instead.
+    stuck_calls = len(intake_server.servicer.calls_in_progress)
+    if stuck_calls:
+        log.warning("intake_stopped", abandoned_calls=stuck_calls)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     log.info("intake_stopped")

@@ -1,6 +1,7 @@
 """The `plants.v1.PlantService` servicer: maps gRPC to the service layer."""
 
 import functools
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -48,6 +49,7 @@ def _rpc_edge(
         structlog.contextvars.bind_contextvars(rpc=method.__name__)
         started = time.perf_counter()
         code = grpc.StatusCode.OK
+        self.calls_in_progress.add(threading.get_ident())
         try:
             reply = method(self, request, context)
         except DomainError as exc:
@@ -58,6 +60,8 @@ def _rpc_edge(
             code = grpc.StatusCode.INTERNAL
             _log_call(code, started, exc_info=True)
             context.abort(code, "internal error")
+        finally:
+            self.calls_in_progress.discard(threading.get_ident())
         structlog.contextvars.bind_contextvars(plant_id=reply.id)
         _log_call(code, started)
         return reply
@@ -86,6 +90,8 @@ def _log_call(code: grpc.StatusCode, started: float, **fields: Any) -> None:
 class PlantServicer(plants_pb2_grpc.PlantServiceServicer):
     def __init__(self, intake: PlantIntake) -> None:
         self._intake = intake
+        # Threads running a call now; read at shutdown to find stuck calls.
+        self.calls_in_progress: set[int] = set()
 
     @_rpc_edge
     def CreatePlant(
