@@ -59,7 +59,10 @@ def _rejecting_handler(
 ) -> grpc.RpcMethodHandler:
     def reject(_request: Any, context: grpc.ServicerContext) -> None:
         started = time.perf_counter()
-        message = "missing or invalid bearer token in the authorization metadata"
+        message = (
+            "missing or invalid bearer token: send the metadata "
+            "`authorization: Bearer <token>` with a configured token"
+        )
         log.warning(
             "rpc_finished",
             rpc=method.rsplit("/", 1)[-1],

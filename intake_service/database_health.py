@@ -1,4 +1,4 @@
-"""Health reporting that follows whether PostgreSQL answers."""
+"""Health status that follows whether PostgreSQL is reachable."""
 
 import threading
 from collections.abc import Callable
@@ -45,7 +45,7 @@ class DatabaseHealthMonitor:
         """Request a stop and wait up to `timeout_s` for a probe in progress.
 
         A probe stuck on an unresponsive server keeps its daemon thread and
-        connection until its own timeout; the process may exit meanwhile.
+        connection until its own timeout. The process may exit meanwhile.
         """
         self.request_stop()
         if self._thread.is_alive():
@@ -54,7 +54,7 @@ class DatabaseHealthMonitor:
             self._close()
 
     def check(self) -> bool:
-        """Run one probe; call `on_change` when the result differs from the last."""
+        """Run one probe and call `on_change` when the result differs from the last."""
         is_up = self._probe()
         if is_up != self.is_up:
             self.is_up = is_up

@@ -51,7 +51,7 @@ class PlantIntake:
     image_store: ImageStore
     max_image_bytes: int
     max_image_pixels: int
-    # Longest wait for a pooled connection when the caller has no deadline.
+    # Maximum wait for a pooled connection when the caller has no deadline.
     pool_timeout_s: float
 
     def create_plant(

@@ -2,7 +2,7 @@
 
 A plant is committed before its message goes to Redis, and no transaction
 spans the two. This loop sends the messages of plants that were never sent,
-that nobody claimed long after the send, or whose worker died holding them.
+that no worker claimed long after the send, or whose worker died holding them.
 Duplicates are harmless: the worker's conditional claim lets one through.
 """
 
@@ -60,11 +60,11 @@ class ResendLoop:
             self._thread.join(timeout_s)
 
     def resend_due_plants(self) -> int:
-        """Send the messages of one batch of due plants; return how many went out.
+        """Send the messages of one batch of due plants and return how many went out.
 
         Plants are locked with `FOR UPDATE SKIP LOCKED` and marked sent in the
         same transaction, so replicas running this at once never pick the same
-        plant. A failed send ends the pass; the remaining plants stay due.
+        plant. A failed send ends the pass, and the remaining plants stay due.
         """
         sent: list[plant_repository.DuePlant] = []
         with self.pool.connection() as conn:

@@ -16,8 +16,8 @@ class IntakeSettings(CommonSettings):
     # Threads serving calls; each call holds one at most for its duration.
     intake_grpc_threads: int = Field(default=32, ge=1, le=1000)
     db_pool_max_size: int = Field(default=16, ge=1)
-    # Longest wait for a database connection in a call without a deadline;
-    # after it the call ends UNAVAILABLE.
+    # Maximum wait for a database connection in a call without a deadline.
+    # After it the call ends UNAVAILABLE.
     db_pool_timeout_s: float = Field(default=5.0, gt=0)
     max_image_bytes: int = Field(default=20 * MIB, ge=1)
     # Decoded size limit; larger images are rejected as decompression bombs.
@@ -34,7 +34,7 @@ class IntakeSettings(CommonSettings):
     resend_interval_s: float = Field(default=10.0, gt=0)
     # Plants re-sent per pass, so one pass holds its row locks briefly.
     resend_batch_size: int = Field(default=100, ge=1, le=10_000)
-    # How often the health service checks that PostgreSQL answers.
+    # How often the health service checks that PostgreSQL is reachable.
     health_check_interval_s: float = Field(default=2.0, gt=0)
     # Connect and read timeout of Redis calls, so a send to an unreachable
     # Redis fails within a call instead of hanging it.

@@ -19,7 +19,7 @@ HEIF = ImageFormat("image/heif", "heif")
 
 # Pillow format name -> what we store and send. These are the image types
 # Gemini accepts inline (PNG, JPEG, WebP, HEIC, HEIF). Pillow names every
-# HEIF-family file "HEIF"; `heif_format` tells HEIC from generic HEIF.
+# HEIF-family file "HEIF", so `heif_format` picks HEIC or generic HEIF.
 ACCEPTED_FORMATS = {
     "JPEG": JPEG,
     # Multi-picture JPEG from stereo cameras; the first frame is plain JPEG.

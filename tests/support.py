@@ -124,9 +124,9 @@ class PrivateRedis:
 
 
 class TcpProxy:
-    """Forwards a loopback port to `target`; can pause or cut the traffic.
+    """Forwards a loopback port to a target address, and can pause or cut traffic.
 
-    `pause` holds every byte until `resume`, like a stalled network. `cut`
+    `pause` delays every byte until `resume`, like a stalled network. `cut`
     closes every connection and refuses new ones until `restore`.
     """
 

@@ -176,7 +176,7 @@ def test_deadline_bounds_wait_for_connection(
     """A call whose deadline passes while it waits for a connection writes nothing.
 
     Without the bound, the call would wait for the pool's own timeout (30 s
-    here), get the connection once the database answers again, and insert a
+    here), get the connection once the database responds again, and insert a
     plant for a client that already gave up.
     """
     proxy, proxied_url = database_proxy

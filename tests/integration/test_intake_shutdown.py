@@ -98,7 +98,7 @@ def test_sigterm_drains_in_flight_call(
         timeout_s=10,
     )
     # An open Watch stream is an in-flight call too: end it, as a load
-    # balancer does once it sees NOT_SERVING.
+    # balancer does once it receives NOT_SERVING.
     watch.cancel()
     with pytest.raises(grpc.RpcError) as refused:
         stub.GetPlant(plants_pb2.GetPlantRequest(id=str(uuid.uuid4())), timeout=5)
