@@ -1,7 +1,11 @@
 """Creating and reading plants: the intake's service layer, free of gRPC."""
 
+import hashlib
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import dramatiq
 import psycopg
@@ -12,17 +16,21 @@ from redis.exceptions import RedisError
 from intake_service import plant_repository
 from intake_service.image_validation import validate_image
 from shared.errors import (
+    DeadlineExceededError,
+    IdempotencyKeyReusedError,
     InvalidRequestError,
     PlantNotFoundError,
     StorageUnavailableError,
 )
-from shared.image_store import ImageStore
+from shared.image_store import ImageStore, digest_of_key
 from shared.messaging import send_plant_message
 from shared.plant import PlantRecord
 
 log = structlog.get_logger()
 
 MAX_TEXT_FIELD_CHARS = 200
+
+ResultT = TypeVar("ResultT")
 
 
 @dataclass(frozen=True)
@@ -43,35 +51,44 @@ class PlantIntake:
     image_store: ImageStore
     max_image_bytes: int
     max_image_pixels: int
+    # Maximum wait for a pooled connection when the caller has no deadline.
+    pool_timeout_s: float
 
-    def create_plant(self, request: NewPlant) -> PlantRecord:
+    def create_plant(
+        self, request: NewPlant, *, deadline: float | None = None
+    ) -> PlantRecord:
         """Validate, store the photo, commit a PENDING plant, then queue it.
 
-        Raises `InvalidRequestError` before anything is written, and
-        `StorageUnavailableError` when the database is down. A failed send to
-        the queue is logged and left to the re-send loop: the plant is
-        committed, so the call still succeeds.
+        `deadline` is a `time.monotonic()` instant: once it has passed, no
+        file or row is written and `DeadlineExceededError` is raised. Raises
+        `InvalidRequestError` before anything is written,
+        `IdempotencyKeyReusedError` when the key already created a plant from
+        another photo or nickname, and `StorageUnavailableError` when the
+        database is down. A failed send to the queue is logged and left to the
+        re-send loop: the plant is committed, so the call still succeeds.
         """
         _check_text_field("owner_id", request.owner_id, required=True)
         _check_text_field("nickname", request.nickname)
         _check_text_field("idempotency_key", request.idempotency_key)
         idempotency_key = request.idempotency_key or None
+        _check_deadline(deadline)
 
         if idempotency_key is not None:
             existing = self._run_sql(
                 plant_repository.find_by_idempotency_key,
                 request.owner_id,
                 idempotency_key,
+                deadline=deadline,
             )
             if existing is not None:
-                log.info("plant_create_replayed", plant_id=str(existing.id))
-                return existing
+                return _replay(existing, request)
 
         image = validate_image(
             request.image_bytes,
             max_image_bytes=self.max_image_bytes,
             max_image_pixels=self.max_image_pixels,
         )
+        _check_deadline(deadline)
         try:
             image_path = self.image_store.save(
                 request.image_bytes, image.image_format.extension
@@ -87,10 +104,12 @@ class PlantIntake:
             image_path=image_path,
             content_type=image.image_format.mime_type,
             idempotency_key=idempotency_key,
+            deadline=deadline,
         )
         if not created:
-            log.info("plant_create_replayed", plant_id=str(plant.id))
-            return plant
+            # NOTE: when the racing calls sent different photos, the loser's
+            # stored file is referenced by no plant and stays on disk.
+            return _replay(plant, request)
 
         structlog.contextvars.bind_contextvars(plant_id=str(plant.id))
         log.info(
@@ -104,14 +123,16 @@ class PlantIntake:
         self._send(plant.id, image_path)
         return plant
 
-    def get_plant(self, plant_id_text: str) -> PlantRecord:
+    def get_plant(
+        self, plant_id_text: str, *, deadline: float | None = None
+    ) -> PlantRecord:
         """Return the plant; raise `InvalidRequestError` or `PlantNotFoundError`."""
         try:
             plant_id = uuid.UUID(plant_id_text)
         except ValueError:
             msg = f"invalid plant id {plant_id_text[:64]!r}: expected a UUID"
             raise InvalidRequestError(msg) from None
-        plant = self._run_sql(plant_repository.get_plant, plant_id)
+        plant = self._run_sql(plant_repository.get_plant, plant_id, deadline=deadline)
         if plant is None:
             msg = f"plant {plant_id} not found"
             raise PlantNotFoundError(msg)
@@ -135,17 +156,67 @@ class PlantIntake:
             log.warning("plant_message_mark_failed", error=str(exc))
         log.info("plant_queued", message_id=message_id)
 
-    def _run_sql(self, function, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def _run_sql(
+        self,
+        function: Callable[..., ResultT],
+        *args: object,
+        deadline: float | None = None,
+        **kwargs: object,
+    ) -> ResultT:
+        timeout_s = self.pool_timeout_s
+        if deadline is not None:
+            timeout_s = min(timeout_s, deadline - time.monotonic())
+        _check_deadline(deadline)
         try:
-            return function(self.pool, *args, **kwargs)
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+            return function(self.pool, *args, timeout_s=timeout_s, **kwargs)
+        except PoolTimeout as exc:
+            if deadline is not None and time.monotonic() >= deadline:
+                msg = "deadline exceeded while waiting for a database connection"
+                raise DeadlineExceededError(msg) from exc
             msg = "database is unavailable, retry later"
             raise StorageUnavailableError(msg) from exc
+        except psycopg.OperationalError as exc:
+            msg = "database is unavailable, retry later"
+            raise StorageUnavailableError(msg) from exc
+
+
+def _replay(plant: PlantRecord, request: NewPlant) -> PlantRecord:
+    """Return the plant an earlier call with the same key created.
+
+    Raises `IdempotencyKeyReusedError` when the request differs from the one
+    that created it, because returning that plant would hide the new photo.
+    """
+    digest = hashlib.sha256(request.image_bytes).hexdigest()
+    if digest != digest_of_key(plant.original_image_path):
+        msg = (
+            f"idempotency key {request.idempotency_key!r} already created plant "
+            f"{plant.id} from a different image: use a new key for a new plant"
+        )
+        raise IdempotencyKeyReusedError(msg)
+    if plant.nickname != request.nickname:
+        msg = (
+            f"idempotency key {request.idempotency_key!r} already created plant "
+            f"{plant.id} with nickname {plant.nickname!r}, not "
+            f"{request.nickname!r}: use a new key for a new plant"
+        )
+        raise IdempotencyKeyReusedError(msg)
+    log.info("plant_create_replayed", plant_id=str(plant.id))
+    return plant
+
+
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() >= deadline:
+        msg = "deadline exceeded: the call stopped before writing anything"
+        raise DeadlineExceededError(msg)
 
 
 def _check_text_field(name: str, value: str, *, required: bool = False) -> None:
     if required and not value.strip():
         msg = f"{name} is required"
+        raise InvalidRequestError(msg)
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL characters.
+        msg = f"{name} contains a NUL character"
         raise InvalidRequestError(msg)
     if len(value) > MAX_TEXT_FIELD_CHARS:
         msg = f"{name} is {len(value)} characters, limit is {MAX_TEXT_FIELD_CHARS}"

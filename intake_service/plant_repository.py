@@ -1,7 +1,9 @@
 """SQL the intake service runs against the plants table."""
 
 import uuid
+from dataclasses import dataclass
 
+import psycopg
 from psycopg.rows import class_row
 from psycopg_pool import ConnectionPool
 
@@ -40,10 +42,18 @@ _MARK_MESSAGE_SENT = """
 
 
 def find_by_idempotency_key(
-    pool: ConnectionPool, owner_id: str, idempotency_key: str
+    pool: ConnectionPool,
+    owner_id: str,
+    idempotency_key: str,
+    *,
+    timeout_s: float | None = None,
 ) -> PlantRecord | None:
-    """Return the plant an earlier call created with this key, if any."""
-    with pool.connection() as conn:
+    """Return the plant an earlier call created with this key, if any.
+
+    `timeout_s` bounds the wait for a pool connection, as in every function
+    here; None means the pool's own timeout.
+    """
+    with pool.connection(timeout=timeout_s) as conn:
         cursor = conn.cursor(row_factory=class_row(PlantRecord))
         cursor.execute(
             _SELECT_BY_IDEMPOTENCY_KEY,
@@ -60,6 +70,7 @@ def insert_plant(
     image_path: str,
     content_type: str,
     idempotency_key: str | None,
+    timeout_s: float | None = None,
 ) -> tuple[PlantRecord, bool]:
     """Insert a PENDING plant and commit.
 
@@ -75,7 +86,7 @@ def insert_plant(
         "content_type": content_type,
         "idempotency_key": idempotency_key,
     }
-    with pool.connection() as conn:
+    with pool.connection(timeout=timeout_s) as conn:
         cursor = conn.cursor(row_factory=class_row(PlantRecord))
         cursor.execute(_INSERT_PLANT, params)
         created = cursor.fetchone()
@@ -90,8 +101,10 @@ def insert_plant(
     return existing, False
 
 
-def get_plant(pool: ConnectionPool, plant_id: uuid.UUID) -> PlantRecord | None:
-    with pool.connection() as conn:
+def get_plant(
+    pool: ConnectionPool, plant_id: uuid.UUID, *, timeout_s: float | None = None
+) -> PlantRecord | None:
+    with pool.connection(timeout=timeout_s) as conn:
         cursor = conn.cursor(row_factory=class_row(PlantRecord))
         cursor.execute(_SELECT_BY_ID, {"id": plant_id})
         return cursor.fetchone()
@@ -101,3 +114,86 @@ def mark_message_sent(pool: ConnectionPool, plant_id: uuid.UUID) -> None:
     """Record that the plant's message reached the queue (the outbox step)."""
     with pool.connection() as conn:
         conn.execute(_MARK_MESSAGE_SENT, {"id": plant_id})
+
+
+@dataclass(frozen=True)
+class DuePlant:
+    """A plant whose identification message the re-send loop sends again."""
+
+    plant_id: uuid.UUID
+    image_path: str
+    # never_sent, not_claimed or lease_expired
+    reason: str
+
+
+# Three cases, each served by a partial index:
+# - PENDING and never sent: the send after commit failed, or the process died
+#   between commit and send. Younger rows are left to the call still sending.
+# - PENDING, sent, and still unclaimed a lease after the later of the send and
+#   next_attempt_at: the message or the worker's delayed retry was lost.
+# - PROCESSING longer than the lease: the worker died holding the plant.
+# Each re-send sets message_sent_at, so a plant is re-sent at most once per
+# lease. SKIP LOCKED lets replicas split the rows instead of queueing on them.
+_SELECT_DUE_PLANTS = """
+    SELECT id, original_image_path,
+           CASE
+               WHEN ai_processing_status = 'PROCESSING' THEN 'lease_expired'
+               WHEN message_sent_at IS NULL THEN 'never_sent'
+               ELSE 'not_claimed'
+           END
+    FROM plants
+    WHERE (
+        ai_processing_status = 'PENDING'
+        AND message_sent_at IS NULL
+        AND created_at < now() - make_interval(secs => %(unsent_after_s)s)
+        AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+    ) OR (
+        ai_processing_status = 'PENDING'
+        AND GREATEST(message_sent_at, next_attempt_at)
+            < now() - make_interval(secs => %(lease_s)s)
+    ) OR (
+        ai_processing_status = 'PROCESSING'
+        AND processing_started_at < now() - make_interval(secs => %(lease_s)s)
+        AND COALESCE(message_sent_at, '-infinity')
+            < now() - make_interval(secs => %(lease_s)s)
+    )
+    ORDER BY created_at
+    LIMIT %(batch_size)s
+    FOR UPDATE SKIP LOCKED
+"""
+
+_MARK_MESSAGES_SENT = """
+    UPDATE plants
+    SET message_sent_at = now()
+    WHERE id = ANY(%(ids)s)
+"""
+
+
+def lock_due_plants(
+    conn: psycopg.Connection,
+    *,
+    unsent_after_s: float,
+    lease_s: float,
+    batch_size: int,
+) -> list[DuePlant]:
+    """Lock and return plants to re-send, skipping rows another replica holds.
+
+    The locks last until the caller's transaction ends.
+    """
+    rows = conn.execute(
+        _SELECT_DUE_PLANTS,
+        {
+            "unsent_after_s": unsent_after_s,
+            "lease_s": lease_s,
+            "batch_size": batch_size,
+        },
+    ).fetchall()
+    return [
+        DuePlant(plant_id, image_path, reason) for plant_id, image_path, reason in rows
+    ]
+
+
+def mark_messages_sent(conn: psycopg.Connection, plant_ids: list[uuid.UUID]) -> None:
+    """Record that these plants' messages reached the queue, in `conn`'s transaction."""
+    if plant_ids:
+        conn.execute(_MARK_MESSAGES_SENT, {"ids": plant_ids})

@@ -1,6 +1,8 @@
 """Building and running the intake gRPC server."""
 
+import os
 import signal
+import sys
 import threading
 from concurrent import futures
 from dataclasses import dataclass
@@ -8,16 +10,20 @@ from pathlib import Path
 
 import grpc
 import structlog
+from dramatiq.brokers.redis import RedisBroker
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from intake_service.authentication import BearerTokenInterceptor
+from intake_service.database_health import DatabaseHealthMonitor
 from intake_service.plant_intake import PlantIntake
+from intake_service.resend_loop import ResendLoop
 from intake_service.servicer import PlantServicer
 from intake_service.settings import IntakeSettings
 from protos.plants.v1 import plants_pb2, plants_pb2_grpc
 from shared.db import create_pool
 from shared.image_store import ImageStore
-from shared.messaging import create_broker
+from shared.messaging import create_broker, with_socket_timeouts
 
 log = structlog.get_logger()
 
@@ -32,8 +38,16 @@ class IntakeServer:
     health: health.HealthServicer
     intake: PlantIntake
     port: int
+    database_health: DatabaseHealthMonitor
+    resend_loop: ResendLoop
+    servicer: PlantServicer
 
     def set_serving(self, serving: bool) -> None:
+        """Report SERVING or NOT_SERVING for the whole server and PlantService.
+
+        After `stop` began, the health service ignores this and stays
+        NOT_SERVING.
+        """
         status = (
             health_pb2.HealthCheckResponse.SERVING
             if serving
@@ -43,22 +57,35 @@ class IntakeServer:
             self.health.set(service, status)
 
     def stop(self, grace_s: float) -> None:
-        """Report NOT_SERVING, let in-flight calls finish, then release resources."""
-        self.set_serving(False)
+        """Report NOT_SERVING, let in-flight calls finish, then release resources.
+
+        New calls are rejected at once; calls still running after `grace_s`
+        are cancelled.
+        """
+        self.health.enter_graceful_shutdown()
+        self.database_health.request_stop()
+        self.resend_loop.request_stop()
         self.server.stop(grace_s).wait()
+        self.resend_loop.stop()
+        self.database_health.stop()
         self.intake.pool.close()
         self.intake.broker.close()
+        if isinstance(self.intake.broker, RedisBroker):
+            # RedisBroker.close (Dramatiq 2.2) leaves its sockets open.
+            self.intake.broker.client.connection_pool.disconnect()
 
 
 def build_server(settings: IntakeSettings) -> IntakeServer:
     """Build and start the server on the configured address; open its resources."""
-    pool = create_pool(
-        settings.database_url.get_secret_value(),
-        name="intake",
-        max_size=settings.db_pool_max_size,
-    )
+    database_url = settings.database_url.get_secret_value()
+    pool = create_pool(database_url, name="intake", max_size=settings.db_pool_max_size)
     pool.open(wait=False)
-    broker = create_broker(settings.broker_url, namespace=settings.queue_namespace)
+    broker = create_broker(
+        with_socket_timeouts(settings.broker_url, settings.redis_timeout_s),
+        namespace=settings.queue_namespace,
+        heartbeat_timeout_ms=settings.queue_heartbeat_timeout_ms,
+        maintenance_chance=settings.queue_maintenance_chance,
+    )
     image_store_dir = Path(settings.image_store_dir)
     image_store_dir.mkdir(parents=True, exist_ok=True)
     intake = PlantIntake(
@@ -67,32 +94,83 @@ def build_server(settings: IntakeSettings) -> IntakeServer:
         image_store=ImageStore(image_store_dir),
         max_image_bytes=settings.max_image_bytes,
         max_image_pixels=settings.max_image_pixels,
+        pool_timeout_s=settings.db_pool_timeout_s,
     )
 
-    message_limit = settings.max_image_bytes + MESSAGE_OVERHEAD_BYTES
-    server = grpc.server(
-        futures.ThreadPoolExecutor(
-            max_workers=settings.intake_grpc_threads, thread_name_prefix="rpc"
-        ),
-        options=[
-            ("grpc.max_receive_message_length", message_limit),
-            ("grpc.max_send_message_length", message_limit),
-        ],
-    )
-    plants_pb2_grpc.add_PlantServiceServicer_to_server(PlantServicer(intake), server)
+    server = _build_grpc_server(settings)
+    servicer = PlantServicer(intake)
+    plants_pb2_grpc.add_PlantServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     address = f"{settings.intake_grpc_host}:{settings.intake_grpc_port}"
-    port = server.add_insecure_port(address)
+    port = _add_port(server, address, settings)
     server.start()
 
-    intake_server = IntakeServer(server, health_servicer, intake, port)
-    intake_server.set_serving(True)
-    log.info("intake_started", address=address, port=port)
+    intake_server = IntakeServer(
+        server,
+        health_servicer,
+        intake,
+        port,
+        database_health=DatabaseHealthMonitor(
+            database_url,
+            on_change=lambda is_up: intake_server.set_serving(is_up),
+            interval_s=settings.health_check_interval_s,
+        ),
+        resend_loop=ResendLoop(
+            pool,
+            broker,
+            interval_s=settings.resend_interval_s,
+            lease_s=settings.processing_lease_s,
+            batch_size=settings.resend_batch_size,
+        ),
+        servicer=servicer,
+    )
+    intake_server.database_health.start()
+    intake_server.resend_loop.start()
+    log.info(
+        "intake_started",
+        address=address,
+        port=port,
+        tls=settings.intake_tls_cert_file is not None,
+        authentication=bool(settings.auth_tokens()),
+    )
     return intake_server
+
+
+def _build_grpc_server(settings: IntakeSettings) -> grpc.Server:
+    # A request larger than this gets RESOURCE_EXHAUSTED from gRPC itself,
+    # before the handler could name the image limit.
+    message_limit = settings.max_image_bytes + MESSAGE_OVERHEAD_BYTES
+    tokens = settings.auth_tokens()
+    interceptors = [BearerTokenInterceptor(tokens)] if tokens else []
+    return grpc.server(
+        futures.ThreadPoolExecutor(
+            max_workers=settings.intake_grpc_threads,
+            thread_name_prefix="rpc",
+        ),
+        interceptors=interceptors,
+        options=[
+            ("grpc.max_receive_message_length", message_limit),
+            ("grpc.max_send_message_length", message_limit),
+        ],
+    )
+
+
+def _add_port(server: grpc.Server, address: str, settings: IntakeSettings) -> int:
+    if settings.intake_tls_cert_file is None or settings.intake_tls_key_file is None:
+        return server.add_insecure_port(address)
+    credentials = grpc.ssl_server_credentials(
+        [
+            (
+                settings.intake_tls_key_file.read_bytes(),
+                settings.intake_tls_cert_file.read_bytes(),
+            )
+        ]
+    )
+    return server.add_secure_port(address, credentials)
 
 
 def serve(settings: IntakeSettings) -> None:
@@ -108,4 +186,13 @@ def serve(settings: IntakeSettings) -> None:
     signal.signal(signal.SIGINT, request_stop)
     stop_requested.wait()
     intake_server.stop(settings.shutdown_grace_s)
+    # gRPC cancels calls still running after the grace period, but cannot
+    # interrupt a handler thread blocked in I/O, and the interpreter would
+    # wait for that thread at exit. Such calls are abandoned instead.
+    stuck_calls = len(intake_server.servicer.calls_in_progress)
+    if stuck_calls:
+        log.warning("intake_stopped", abandoned_calls=stuck_calls)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     log.info("intake_stopped")

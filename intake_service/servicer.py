@@ -1,6 +1,7 @@
 """The `plants.v1.PlantService` servicer: maps gRPC to the service layer."""
 
 import functools
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -12,7 +13,9 @@ from intake_service.plant_intake import NewPlant, PlantIntake
 from intake_service.plant_mapping import plant_to_proto
 from protos.plants.v1 import plants_pb2, plants_pb2_grpc
 from shared.errors import (
+    DeadlineExceededError,
     DomainError,
+    IdempotencyKeyReusedError,
     InvalidRequestError,
     PlantNotFoundError,
     StorageUnavailableError,
@@ -24,7 +27,9 @@ log = structlog.get_logger()
 # INTERNAL with a generic detail, so no SQL or traceback leaks to callers.
 _ERROR_STATUS: list[tuple[type[DomainError], grpc.StatusCode]] = [
     (InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT),
+    (IdempotencyKeyReusedError, grpc.StatusCode.ALREADY_EXISTS),
     (PlantNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (StorageUnavailableError, grpc.StatusCode.UNAVAILABLE),
 ]
 
@@ -44,6 +49,7 @@ def _rpc_edge(
         structlog.contextvars.bind_contextvars(rpc=method.__name__)
         started = time.perf_counter()
         code = grpc.StatusCode.OK
+        self.calls_in_progress.add(threading.get_ident())
         try:
             reply = method(self, request, context)
         except DomainError as exc:
@@ -54,6 +60,8 @@ def _rpc_edge(
             code = grpc.StatusCode.INTERNAL
             _log_call(code, started, exc_info=True)
             context.abort(code, "internal error")
+        finally:
+            self.calls_in_progress.discard(threading.get_ident())
         structlog.contextvars.bind_contextvars(plant_id=reply.id)
         _log_call(code, started)
         return reply
@@ -72,7 +80,7 @@ def _log_call(code: grpc.StatusCode, started: float, **fields: Any) -> None:
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
     if code is grpc.StatusCode.INTERNAL:
         level = log.error
-    elif code is grpc.StatusCode.UNAVAILABLE:
+    elif code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         level = log.warning
     else:
         level = log.info
@@ -82,6 +90,8 @@ def _log_call(code: grpc.StatusCode, started: float, **fields: Any) -> None:
 class PlantServicer(plants_pb2_grpc.PlantServiceServicer):
     def __init__(self, intake: PlantIntake) -> None:
         self._intake = intake
+        # Threads running a call now; read at shutdown to find stuck calls.
+        self.calls_in_progress: set[int] = set()
 
     @_rpc_edge
     def CreatePlant(
@@ -94,7 +104,8 @@ class PlantServicer(plants_pb2_grpc.PlantServiceServicer):
                 image_bytes=request.image,
                 content_type_hint=request.image_content_type,
                 idempotency_key=request.idempotency_key,
-            )
+            ),
+            deadline=_deadline(context),
         )
         return plant_to_proto(plant)
 
@@ -102,4 +113,13 @@ class PlantServicer(plants_pb2_grpc.PlantServiceServicer):
     def GetPlant(
         self, request: plants_pb2.GetPlantRequest, context: grpc.ServicerContext
     ) -> plants_pb2.Plant:
-        return plant_to_proto(self._intake.get_plant(request.id))
+        plant = self._intake.get_plant(request.id, deadline=_deadline(context))
+        return plant_to_proto(plant)
+
+
+def _deadline(context: grpc.ServicerContext) -> float | None:
+    """Return the caller's deadline as a `time.monotonic()` instant, if any."""
+    remaining_s = context.time_remaining()
+    if remaining_s is None:
+        return None
+    return time.monotonic() + remaining_s

@@ -1,6 +1,9 @@
 """Settings of the intake service, read from the environment."""
 
-from pydantic import Field, SecretStr
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
 
 from shared.settings import CommonSettings
 
@@ -13,6 +16,9 @@ class IntakeSettings(CommonSettings):
     # Threads serving calls; each call holds one at most for its duration.
     intake_grpc_threads: int = Field(default=32, ge=1, le=1000)
     db_pool_max_size: int = Field(default=16, ge=1)
+    # Maximum wait for a database connection in a call without a deadline.
+    # After it the call ends UNAVAILABLE.
+    db_pool_timeout_s: float = Field(default=5.0, gt=0)
     max_image_bytes: int = Field(default=20 * MIB, ge=1)
     # Decoded size limit; larger images are rejected as decompression bombs.
     max_image_pixels: int = Field(default=60_000_000, ge=1)
@@ -20,3 +26,30 @@ class IntakeSettings(CommonSettings):
     shutdown_grace_s: float = Field(default=10.0, ge=0)
     # Comma-separated bearer tokens; empty means calls need no token.
     intake_auth_tokens: SecretStr | None = None
+    # PEM files; with both set the server listens with TLS only.
+    intake_tls_cert_file: Path | None = None
+    intake_tls_key_file: Path | None = None
+    # How often the re-send loop looks for plants whose message was never sent
+    # or went stale. A plant is re-sent once it has been unsent this long.
+    resend_interval_s: float = Field(default=10.0, gt=0)
+    # Plants re-sent per pass, so one pass holds its row locks briefly.
+    resend_batch_size: int = Field(default=100, ge=1, le=10_000)
+    # How often the health service checks that PostgreSQL is reachable.
+    health_check_interval_s: float = Field(default=2.0, gt=0)
+    # Connect and read timeout of Redis calls, so a send to an unreachable
+    # Redis fails within a call instead of hanging it.
+    redis_timeout_s: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_tls_pair(self) -> Self:
+        if (self.intake_tls_cert_file is None) != (self.intake_tls_key_file is None):
+            msg = "set both INTAKE_TLS_CERT_FILE and INTAKE_TLS_KEY_FILE, or neither"
+            raise ValueError(msg)
+        return self
+
+    def auth_tokens(self) -> list[str]:
+        """Return the accepted bearer tokens; an empty list turns auth off."""
+        if self.intake_auth_tokens is None:
+            return []
+        tokens = self.intake_auth_tokens.get_secret_value().split(",")
+        return [token.strip() for token in tokens if token.strip()]

@@ -3,7 +3,9 @@
     DomainError
     ├── InvalidRequestError          a client sent a value we cannot accept
     │   └── InvalidImageError        the photo is empty, unreadable or too big
+    ├── IdempotencyKeyReusedError    the key already created a different plant
     ├── PlantNotFoundError           no plant has the requested id
+    ├── DeadlineExceededError        the caller's deadline passed before the work
     └── StorageUnavailableError      the database or image store is down
 
 Messages start lower-case, name the offending value and say what was expected.
@@ -22,8 +24,16 @@ class InvalidImageError(InvalidRequestError):
     """The uploaded photo cannot be accepted."""
 
 
+class IdempotencyKeyReusedError(DomainError):
+    """An idempotency key came back with a different photo or nickname."""
+
+
 class PlantNotFoundError(DomainError):
     """No plant has the requested id."""
+
+
+class DeadlineExceededError(DomainError):
+    """The caller's deadline passed before the work could start or finish."""
 
 
 class StorageUnavailableError(DomainError):

@@ -11,6 +11,7 @@ import re
 import tempfile
 from pathlib import Path
 
+FILE_MODE = 0o644
 _KEY_PATTERN = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}\.[a-z0-9]{1,5}$")
 
 
@@ -41,6 +42,9 @@ class ImageStore:
         fd, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
         try:
             with os.fdopen(fd, "wb") as temporary_file:
+                # mkstemp creates the file 0600, and the worker may run as
+                # another user.
+                os.fchmod(temporary_file.fileno(), FILE_MODE)
                 temporary_file.write(image_bytes)
                 temporary_file.flush()
                 os.fsync(temporary_file.fileno())
@@ -48,6 +52,7 @@ class ImageStore:
         except BaseException:
             Path(temporary_name).unlink(missing_ok=True)
             raise
+        _fsync_directory(path.parent)
         return key
 
     def path_for(self, key: str) -> Path:
@@ -64,3 +69,17 @@ class ImageStore:
     def read(self, key: str) -> bytes:
         """Return the stored bytes; raise `FileNotFoundError` if the key has no file."""
         return self.path_for(key).read_bytes()
+
+
+def digest_of_key(key: str) -> str:
+    """Return the SHA-256 hex digest a key was generated from."""
+    return key.rsplit("/", 1)[-1].split(".", 1)[0]
+
+
+def _fsync_directory(directory: Path) -> None:
+    # The rename is durable only once the directory entry reaches the disk.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -5,6 +5,7 @@ two services deploy independently. Dramatiq validates neither name at send
 time, which is why a contract test checks the worker declares both.
 """
 
+import urllib.parse
 import uuid
 
 import dramatiq
@@ -44,6 +45,19 @@ def create_broker(
         heartbeat_timeout=heartbeat_timeout_ms,
         maintenance_chance=maintenance_chance,
     )
+
+
+def with_socket_timeouts(redis_url: str, timeout_s: float) -> str:
+    """Add socket timeouts to a Redis URL unless it sets its own.
+
+    redis-py waits forever by default, so an unreachable Redis would hang
+    the thread that sends or fetches a message.
+    """
+    parts = urllib.parse.urlsplit(redis_url)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    query.setdefault("socket_timeout", str(timeout_s))
+    query.setdefault("socket_connect_timeout", str(timeout_s))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
 def build_plant_message(plant_id: uuid.UUID, image_path: str) -> dramatiq.Message:

@@ -46,6 +46,9 @@ class CommonSettings(BaseSettings):
     queue_maintenance_chance: int = Field(
         default=DEFAULT_MAINTENANCE_CHANCE, ge=0, le=MAINTENANCE_SCALE
     )
+    # Connect and read timeout of Redis calls, so that an unreachable Redis
+    # fails a call instead of hanging its thread.
+    redis_timeout_s: float = Field(default=10.0, gt=0)
     log_level: str = "INFO"
 
     @property

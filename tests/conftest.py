@@ -181,3 +181,35 @@ def plant_broker(queue_namespace: str) -> Iterator[dramatiq.Broker]:
     broker = create_broker(REDIS_URL, namespace=queue_namespace)
     yield broker
     broker.close()
+
+
+IntakeFactory = Callable[..., IntakeServer]
+
+
+@pytest.fixture
+def start_intake(intake_settings: IntakeSettings) -> Iterator[IntakeFactory]:
+    """Return a function that starts an in-process intake with setting overrides."""
+    started: list[IntakeServer] = []
+
+    def start(**overrides: object) -> IntakeServer:
+        settings = intake_settings.model_copy(update=overrides)
+        server = build_server(IntakeSettings.model_validate(settings.model_dump()))
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop(grace_s=1)
+
+
+def plant_stub(
+    server: IntakeServer, channel_credentials: grpc.ChannelCredentials | None = None
+) -> tuple[grpc.Channel, plants_pb2_grpc.PlantServiceStub]:
+    """Open a channel to `server` that can send photos up to 64 MiB."""
+    target = f"127.0.0.1:{server.port}"
+    options = [("grpc.max_send_message_length", 64 * 1024 * 1024)]
+    if channel_credentials is None:
+        channel = grpc.insecure_channel(target, options=options)
+    else:
+        channel = grpc.secure_channel(target, channel_credentials, options=options)
+    return channel, plants_pb2_grpc.PlantServiceStub(channel)

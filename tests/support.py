@@ -6,8 +6,10 @@ import io
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -162,3 +164,129 @@ def wait_for_final_row(
         return row if final else None
 
     return wait_until(final_row, timeout_s=timeout_s)  # type: ignore[return-value]
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PrivateRedis:
+    """A throw-away `redis-server` on a loopback port, for outage tests."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._log_path = log_path
+        self._server: ServiceProcess | None = None
+
+    def start(self) -> None:
+        self._server = ServiceProcess(
+            [
+                "redis-server",
+                "--bind", "127.0.0.1",
+                "--port", str(self.port),
+                "--save", "",
+                "--appendonly", "no",
+            ],
+            {},
+            self._log_path,
+        )  # fmt: skip
+        self._server.wait_for_output(r"Ready to accept connections")
+
+    def stop(self) -> None:
+        if self._server is not None and self._server.process.poll() is None:
+            self._server.stop(timeout_s=10)
+        self._server = None
+
+
+class TcpProxy:
+    """Forwards a loopback port to a target address, and can pause or cut traffic.
+
+    `pause` delays every byte until `resume`, like a stalled network. `cut`
+    closes every connection and refuses new ones until `restore`.
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._is_cut = False
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self.held_bytes = 0
+        self._closed = False
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def pause(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
+
+    def cut(self) -> None:
+        with self._lock:
+            self._is_cut = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _close_quietly(sock)
+
+    def restore(self) -> None:
+        with self._lock:
+            self._is_cut = False
+
+    def close(self) -> None:
+        self._closed = True
+        self.resume()
+        self.cut()
+        _close_quietly(self._listener)
+
+    def _accept_loop(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                is_cut = self._is_cut
+            if is_cut:
+                _close_quietly(client)
+                continue
+            try:
+                upstream = socket.create_connection(self._target, timeout=5)
+            except OSError:
+                _close_quietly(client)
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets.update((client, upstream))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(
+                    target=self._pump, args=(source, sink), daemon=True
+                ).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                if not self._flowing.is_set():
+                    self.held_bytes += len(chunk)
+                    self._flowing.wait()
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            _close_quietly(source)
+            _close_quietly(sink)
+            with self._lock:
+                self._sockets.discard(source)
+                self._sockets.discard(sink)
+
+
+def _close_quietly(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()

@@ -12,6 +12,10 @@ from psycopg import sql
 from tests.conftest import ADMIN_DATABASE_URL
 from tests.support import REPO_ROOT
 
+MIGRATION_FILES = sorted(
+    path.name for path in (REPO_ROOT / "shared" / "migrations").glob("*.sql")
+)
+
 
 @pytest.fixture
 def empty_database_url() -> Iterator[str]:
@@ -46,17 +50,14 @@ def test_concurrent_migrations_apply_each_file_once(empty_database_url: str) -> 
         for line in stderr.splitlines()
         if '"migration_applied"' in line
     ]
-    assert len(applied_lines) == 2
+    assert len(applied_lines) == len(MIGRATION_FILES)
     with psycopg.connect(empty_database_url) as conn:
         versions = conn.execute("SELECT version FROM schema_migrations").fetchall()
         columns = conn.execute(
             "SELECT column_name FROM information_schema.columns "
             "WHERE table_name = 'plants'"
         ).fetchall()
-    assert versions == [
-        ("0001_create_plants.sql",),
-        ("0002_add_next_attempt_at.sql",),
-    ]
+    assert [version for (version,) in versions] == MIGRATION_FILES
     assert {"id", "owner_id", "ai_data", "attempts", "idempotency_key"} <= {
         column for (column,) in columns
     }

@@ -52,7 +52,12 @@ class PlantServiceServicer:
     def CreatePlant(self, request, context):
         """Stores the photo and creates a plant, then queues its identification.
         Errors: INVALID_ARGUMENT for a missing owner_id or an unusable image,
-        UNAVAILABLE when the database cannot be reached.
+        ALREADY_EXISTS when idempotency_key already created a plant from another
+        image or nickname, DEADLINE_EXCEEDED when the deadline passed before
+        anything was written, UNAUTHENTICATED without a valid bearer token (when
+        the server requires one), UNAVAILABLE when the database cannot be reached.
+        A request above the server's image limit plus 64 KiB gets
+        RESOURCE_EXHAUSTED from gRPC itself.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,321 @@
+"""The gRPC edge: status codes, deadlines, health, logging, auth and TLS."""
+
+import datetime
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import psycopg
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+from structlog.testing import capture_logs
+
+from intake_service.server import IntakeServer
+from protos.plants.v1 import plants_pb2, plants_pb2_grpc
+from tests.conftest import ADMIN_DATABASE_URL, IntakeFactory, plant_stub
+from tests.support import DATA_DIR, TcpProxy, wait_until
+
+FLOWER_JPEG = (DATA_DIR / "flower-sklearn.jpg").read_bytes()
+GRASS_PNG = (DATA_DIR / "grass-texture-gray.png").read_bytes()
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+@pytest.fixture
+def database_proxy(database_url: str) -> Iterator[tuple[TcpProxy, str]]:
+    """A proxy in front of the test database, and a URL that goes through it."""
+    params = psycopg.conninfo.conninfo_to_dict(database_url)
+    proxy = TcpProxy(
+        str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))
+    )
+    yield (
+        proxy,
+        psycopg.conninfo.make_conninfo(database_url, host="127.0.0.1", port=proxy.port),
+    )
+    proxy.close()
+
+
+def health_status(server: IntakeServer, service: str = "") -> int:
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+    return int(reply.status)
+
+
+def count_plants(db_pool: ConnectionPool, owner_id: str) -> int:
+    with db_pool.connection() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM plants WHERE owner_id = %s", (owner_id,)
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def create_request(owner_id: str = "owner-1") -> plants_pb2.CreatePlantRequest:
+    return plants_pb2.CreatePlantRequest(owner_id=owner_id, image=FLOWER_JPEG)
+
+
+def test_database_outage_reported_by_health_and_calls(
+    start_intake: IntakeFactory, database_proxy: tuple[TcpProxy, str]
+) -> None:
+    proxy, proxied_url = database_proxy
+    server = start_intake(
+        database_url=proxied_url, health_check_interval_s=0.2, db_pool_timeout_s=1
+    )
+    channel, stub = plant_stub(server)
+    serving_before = health_status(server, "plants.v1.PlantService")
+
+    proxy.cut()
+    wait_until(lambda: health_status(server) == NOT_SERVING, timeout_s=10)
+    with channel, pytest.raises(grpc.RpcError) as during:
+        stub.CreatePlant(create_request(), timeout=10)
+    proxy.restore()
+    wait_until(lambda: health_status(server) == SERVING, timeout_s=10)
+    channel_after, stub_after = plant_stub(server)
+    with channel_after:
+        after = stub_after.CreatePlant(create_request(), timeout=10)
+
+    assert serving_before == SERVING
+    assert during.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert during.value.details() == "database is unavailable, retry later"
+    assert after.status == plants_pb2.PROCESSING_STATUS_PENDING
+
+
+def test_database_down_at_start_not_serving(
+    start_intake: IntakeFactory, database_proxy: tuple[TcpProxy, str]
+) -> None:
+    proxy, proxied_url = database_proxy
+    proxy.cut()
+    server = start_intake(database_url=proxied_url, db_pool_timeout_s=1)
+    channel, stub = plant_stub(server)
+
+    with channel, pytest.raises(grpc.RpcError) as caught:
+        stub.GetPlant(plants_pb2.GetPlantRequest(id=str(uuid.uuid4())), timeout=10)
+
+    assert health_status(server) == NOT_SERVING
+    assert health_status(server, "plants.v1.PlantService") == NOT_SERVING
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+@pytest.fixture
+def unmigrated_database_url() -> Iterator[str]:
+    name = f"plants_empty_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield psycopg.conninfo.make_conninfo(ADMIN_DATABASE_URL, dbname=name)
+    with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def test_unexpected_error_is_internal_without_sql(
+    start_intake: IntakeFactory, unmigrated_database_url: str
+) -> None:
+    server = start_intake(database_url=unmigrated_database_url)
+    channel, stub = plant_stub(server)
+
+    with channel, capture_logs() as logs, pytest.raises(grpc.RpcError) as caught:
+        stub.CreatePlant(create_request(), timeout=10)
+
+    assert caught.value.code() == grpc.StatusCode.INTERNAL
+    assert caught.value.details() == "internal error"
+    finished = [entry for entry in logs if entry["event"] == "rpc_finished"]
+    assert len(finished) == 1
+    assert finished[0]["code"] == "INTERNAL"
+    assert finished[0]["log_level"] == "error"
+    assert finished[0]["exc_info"] is True
+
+
+def test_call_logs_one_line_with_code_and_duration(
+    start_intake: IntakeFactory,
+) -> None:
+    server = start_intake()
+    channel, stub = plant_stub(server)
+
+    with channel, capture_logs() as logs:
+        created = stub.CreatePlant(create_request(), timeout=10)
+        with pytest.raises(grpc.RpcError):
+            stub.GetPlant(plants_pb2.GetPlantRequest(id="nope"), timeout=10)
+
+    finished = [entry for entry in logs if entry["event"] == "rpc_finished"]
+    assert [entry["code"] for entry in finished] == ["OK", "INVALID_ARGUMENT"]
+    assert all(entry["duration_ms"] >= 0 for entry in finished)
+    plant_created = [entry for entry in logs if entry["event"] == "plant_created"]
+    assert len(plant_created) == 1
+    assert created.id
+
+
+def test_nul_in_owner_id_invalid(
+    grpc_stub: plants_pb2_grpc.PlantServiceStub,
+) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        grpc_stub.CreatePlant(create_request("owner\x00one"), timeout=10)
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "owner_id contains a NUL character" in caught.value.details()
+
+
+def finished_codes(logs: list[dict[str, object]]) -> list[object]:
+    return [entry["code"] for entry in logs if entry["event"] == "rpc_finished"]
+
+
+def test_deadline_bounds_wait_for_connection(
+    start_intake: IntakeFactory,
+    database_proxy: tuple[TcpProxy, str],
+    db_pool: ConnectionPool,
+) -> None:
+    """A call whose deadline passes while it waits for a connection writes nothing.
+
+    Without the bound, the call would wait for the pool's own timeout (30 s
+    here), get the connection once the database responds again, and insert a
+    plant for a client that already gave up.
+    """
+    proxy, proxied_url = database_proxy
+    server = start_intake(
+        database_url=proxied_url,
+        db_pool_max_size=1,
+        db_pool_timeout_s=30,
+        health_check_interval_s=3600,
+    )
+    channel, stub = plant_stub(server)
+    owner_id = f"owner-{uuid.uuid4()}"
+
+    with channel, capture_logs() as logs:
+        # The only pooled connection waits on the stalled database...
+        proxy.pause()
+        blocker = threading.Thread(
+            target=lambda: stub.CreatePlant(create_request("blocker"), timeout=30)
+        )
+        blocker.start()
+        wait_until(lambda: proxy.held_bytes > 0, timeout_s=10)
+        # ...so this call waits for a connection until its deadline passes.
+        with pytest.raises(grpc.RpcError) as late:
+            stub.CreatePlant(
+                plants_pb2.CreatePlantRequest(owner_id=owner_id, image=GRASS_PNG),
+                timeout=1,
+            )
+        # The late call must give up while the database is still stalled.
+        wait_until(lambda: finished_codes(logs) == ["DEADLINE_EXCEEDED"], timeout_s=10)
+        proxy.resume()
+        blocker.join(30)
+        wait_until(lambda: len(finished_codes(logs)) == 2, timeout_s=10)
+
+    assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert finished_codes(logs) == ["DEADLINE_EXCEEDED", "OK"]
+    assert count_plants(db_pool, owner_id) == 0
+
+
+def make_self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_tls_server_accepts_only_tls(
+    start_intake: IntakeFactory, tmp_path: Path
+) -> None:
+    cert_path, key_path = make_self_signed_certificate(tmp_path)
+    server = start_intake(intake_tls_cert_file=cert_path, intake_tls_key_file=key_path)
+    credentials = grpc.ssl_channel_credentials(root_certificates=cert_path.read_bytes())
+    target = f"127.0.0.1:{server.port}"
+    options = [("grpc.ssl_target_name_override", "localhost")]
+
+    with grpc.secure_channel(target, credentials, options=options) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=5
+        )
+    with (
+        grpc.insecure_channel(target) as plain_channel,
+        pytest.raises(grpc.RpcError) as plain,
+    ):
+        health_pb2_grpc.HealthStub(plain_channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=5
+        )
+
+    assert reply.status == SERVING
+    assert plain.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected_code"),
+    [
+        pytest.param((), grpc.StatusCode.UNAUTHENTICATED, id="no-token"),
+        pytest.param(
+            (("authorization", "Bearer wrong"),),
+            grpc.StatusCode.UNAUTHENTICATED,
+            id="wrong-token",
+        ),
+        pytest.param(
+            (("authorization", "Basic beta"),),
+            grpc.StatusCode.UNAUTHENTICATED,
+            id="wrong-scheme",
+        ),
+        pytest.param(
+            (("authorization", "Bearer beta"),), grpc.StatusCode.NOT_FOUND, id="second"
+        ),
+        pytest.param(
+            (("authorization", "bearer alpha"),),
+            grpc.StatusCode.NOT_FOUND,
+            id="lower-case-scheme",
+        ),
+    ],
+)
+def test_auth_tokens_guard_plant_service(
+    start_intake: IntakeFactory,
+    metadata: tuple[tuple[str, str], ...],
+    expected_code: grpc.StatusCode,
+) -> None:
+    server = start_intake(intake_auth_tokens="alpha, beta")
+    channel, stub = plant_stub(server)
+
+    with channel, pytest.raises(grpc.RpcError) as caught:
+        stub.GetPlant(
+            plants_pb2.GetPlantRequest(id=str(uuid.uuid4())),
+            metadata=metadata,
+            timeout=5,
+        )
+
+    assert caught.value.code() == expected_code
+    assert health_status(server) == SERVING
+
+
+def test_without_auth_tokens_calls_need_none(start_intake: IntakeFactory) -> None:
+    server = start_intake()
+    channel, stub = plant_stub(server)
+
+    with channel:
+        created = stub.CreatePlant(create_request(), timeout=10)
+
+    assert created.status == plants_pb2.PROCESSING_STATUS_PENDING
