@@ -2,7 +2,7 @@
 
 import sys
 
-from intake_service.server import serve
+from intake_service.server import IntakeStartupError, serve
 from intake_service.settings import IntakeSettings
 from shared.logging import configure_logging
 from shared.settings import SettingsError, load_settings
@@ -15,7 +15,11 @@ def main() -> int:
         print(f"intake_service: {exc}", file=sys.stderr)
         return 2
     configure_logging("intake", settings.log_level)
-    serve(settings)
+    try:
+        serve(settings)
+    except IntakeStartupError as exc:
+        print(f"intake_service: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -75,8 +75,35 @@ class IntakeServer:
             self.intake.broker.client.connection_pool.disconnect()
 
 
+class IntakeStartupError(Exception):
+    """Raised when the server cannot start with the configured settings."""
+
+
 def build_server(settings: IntakeSettings) -> IntakeServer:
-    """Build and start the server on the configured address; open its resources."""
+    """Build and start the server on the configured address; open its resources.
+
+    Raises `IntakeStartupError` when the image store directory is unusable or
+    the address cannot be bound.
+    """
+    image_store_dir = Path(settings.image_store_dir)
+    try:
+        image_store_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = (
+            f"IMAGE_STORE_DIR {str(image_store_dir)!r} is not a usable directory: {exc}"
+        )
+        raise IntakeStartupError(msg) from exc
+    server = _build_grpc_server(settings)
+    address = f"{settings.intake_grpc_host}:{settings.intake_grpc_port}"
+    try:
+        port = _add_port(server, address, settings)
+    except RuntimeError as exc:
+        msg = (
+            f"cannot listen on {address}: the port is in use or the host is "
+            "invalid; check INTAKE_GRPC_HOST and INTAKE_GRPC_PORT"
+        )
+        raise IntakeStartupError(msg) from exc
+
     database_url = settings.database_url.get_secret_value()
     pool = create_pool(database_url, name="intake", max_size=settings.db_pool_max_size)
     pool.open(wait=False)
@@ -86,8 +113,6 @@ def build_server(settings: IntakeSettings) -> IntakeServer:
         heartbeat_timeout_ms=settings.queue_heartbeat_timeout_ms,
         maintenance_chance=settings.queue_maintenance_chance,
     )
-    image_store_dir = Path(settings.image_store_dir)
-    image_store_dir.mkdir(parents=True, exist_ok=True)
     intake = PlantIntake(
         pool=pool,
         broker=broker,
@@ -97,7 +122,6 @@ def build_server(settings: IntakeSettings) -> IntakeServer:
         pool_timeout_s=settings.db_pool_timeout_s,
     )
 
-    server = _build_grpc_server(settings)
     servicer = PlantServicer(intake)
     plants_pb2_grpc.add_PlantServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
@@ -105,8 +129,6 @@ def build_server(settings: IntakeSettings) -> IntakeServer:
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    address = f"{settings.intake_grpc_host}:{settings.intake_grpc_port}"
-    port = _add_port(server, address, settings)
     server.start()
 
     intake_server = IntakeServer(
@@ -155,6 +177,9 @@ def _build_grpc_server(settings: IntakeSettings) -> grpc.Server:
         options=[
             ("grpc.max_receive_message_length", message_limit),
             ("grpc.max_send_message_length", message_limit),
+            # gRPC enables SO_REUSEPORT by default, so a second intake on the
+            # same port would start silently and take part of the traffic.
+            ("grpc.so_reuseport", 0),
         ],
     )
 
