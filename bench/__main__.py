@@ -45,7 +45,8 @@ def describe_machine() -> None:
         check=False,
     ).stdout.strip()
     print(f"commit {commit or 'unknown'}{' (with local changes)' if dirty else ''}")
-    print(f"machine: {os.cpu_count()} CPUs, {cpu_model}, Python {platform.python_version()}")
+    python = platform.python_version()
+    print(f"machine: {os.cpu_count()} CPUs, {cpu_model}, Python {python}")
     print_load("load average at start")
 
 

@@ -66,9 +66,7 @@ def run(stack: Stack, *, quick: bool) -> list[IntakeCase]:
     cases = []
     for in_flight in IN_FLIGHT:
         cases.append(measure("echo, small message", echo, port, load.ECHO, in_flight))
-        cases.append(
-            measure("sink, 143 KB photo in", echo, port, load.SINK, in_flight)
-        )
+        cases.append(measure("sink, 143 KB photo in", echo, port, load.SINK, in_flight))
         cases.append(
             measure(
                 "CreatePlant, 143 KB photo",
@@ -117,7 +115,7 @@ def _print(cases: list[IntakeCase]) -> None:
             "case",
             "in flight",
             "calls/s",
-            "× echo",
+            "ratio to echo",
             "p50 ms",
             "p99 ms",
             "server CPU ms/call",

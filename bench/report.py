@@ -25,11 +25,16 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence]) ->
         for index, header in enumerate(headers)
     ]
     print(f"\n### {title}\n", flush=True)
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    print(_format_row(headers, widths))
+    print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
     for row in cells:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+        print(_format_row(row, widths))
     print(flush=True)
+
+
+def _format_row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+    return "| " + " | ".join(padded) + " |"
 
 
 def _format(cell: object) -> str:

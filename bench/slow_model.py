@@ -13,10 +13,10 @@ import statistics
 import time
 from dataclasses import dataclass
 
+from bench.photos import small_photo
 from bench.report import print_table
 from bench.stack import Stack
 from bench.worker import queue_plants, seed_plants
-from bench.photos import small_photo
 
 SAMPLE_INTERVAL_S = 0.1
 # The worker's database pool, at most. Each thread holds a connection only
