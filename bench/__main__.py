@@ -75,7 +75,9 @@ def main() -> int:
     describe_machine()
     with Stack() as stack:
         for name in args.only or BENCHMARKS:
+            benchmark_started = time.monotonic()
             BENCHMARKS[name](stack, quick=args.quick)
+            print(f"{name} took {time.monotonic() - benchmark_started:.0f} s")
             print_load(f"load average after {name}")
     print(f"benchmarks finished in {time.monotonic() - started:.0f} s")
     return 0

@@ -27,8 +27,8 @@ class IntakeCase:
 
 
 def run(stack: Stack, *, quick: bool) -> list[IntakeCase]:
-    duration_s = 1.0 if quick else 8.0
-    warmup_s = 0.3 if quick else 1.0
+    duration_s = 0.3 if quick else 8.0
+    warmup_s = 0.1 if quick else 1.0
     port = free_port()
     echo = stack.start(
         "echo", [str(BIN / "python"), "-m", "bench.echo_server", "--port", str(port)]

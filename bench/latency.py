@@ -87,8 +87,8 @@ def measure(
 
 def run(stack: Stack, *, quick: bool) -> list[LatencyCase]:
     delay_s = 0.05 if quick else 0.25
-    idle_s = 3.0 if quick else 20.0
-    load_s = 2.0 if quick else 10.0
+    idle_s = 1.0 if quick else 20.0
+    load_s = 1.0 if quick else 10.0
     load_rate = 10.0 if quick else 40.0
     stack.emulator_control.set_delay(delay_s)
     intake, port = stack.start_intake("latency-intake")

@@ -8,6 +8,7 @@ keys and photos when it stops.
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,7 +28,8 @@ from shared.messaging import QUEUE_NAME
 from shared.migrate import migrate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-RUN_DIR = REPO_ROOT / ".bench"
+# Logs and photos of a run; BENCH_RUN_DIR moves them, for example for tests.
+RUN_DIR = Path(os.environ.get("BENCH_RUN_DIR", REPO_ROOT / ".bench"))
 BIN = Path(sys.executable).parent
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/plants_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -125,11 +127,12 @@ class Stack:
     """The shared pieces of one benchmark run, and factories for its services."""
 
     def __init__(self) -> None:
-        RUN_DIR.mkdir(exist_ok=True)
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
         self.database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
         self.redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
-        self.namespace = f"plants-bench-{uuid.uuid4().hex[:8]}"
-        self.image_store_dir = RUN_DIR / "images"
+        run_id = uuid.uuid4().hex[:8]
+        self.namespace = f"plants-bench-{run_id}"
+        self.image_store_dir = RUN_DIR / f"images-{run_id}"
         self.image_store_dir.mkdir(exist_ok=True)
         self.image_store = ImageStore(self.image_store_dir)
         self.redis = redis.Redis.from_url(self.redis_url)
@@ -163,6 +166,7 @@ class Stack:
         for child in reversed(self._children):
             child.stop()
         self.reset_data()
+        shutil.rmtree(self.image_store_dir, ignore_errors=True)
         self.db.close()
         self.redis.close()
 
