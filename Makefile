@@ -40,7 +40,7 @@ migrate: $(INSTALLED)
 protos: $(INSTALLED)
 	$(BIN)/python -m protos.generate
 
-# Runs every benchmark (about 6 minutes) and prints figures with ratios to
+# Runs every benchmark (about 4 to 5 minutes) and prints figures with ratios to
 # baselines from the same run; see BENCHMARKS.md. BENCH_ARGS=--quick for a
 # check that the scripts work.
 bench: $(INSTALLED)

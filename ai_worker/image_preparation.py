@@ -62,7 +62,7 @@ def prepare_image(image_bytes: bytes, *, max_side_px: int) -> PreparedImage:
 
 
 def fitted_size(size: tuple[int, int], max_side_px: int) -> tuple[int, int]:
-    """Return the size that fits `size` within a square of max_side_px, kept ratio.
+    """Return the size that fits `size` within a max_side_px square, same aspect ratio.
 
     Asking `draft` for this size rather than for the square lets a 16:9 photo
     decode at 1/4 scale instead of 1/2: the square's height, not the fitted

@@ -1,8 +1,8 @@
 """Run the benchmarks: `python -m bench [--quick] [--only NAME ...]`.
 
-Starts the Gemini emulator, and the intake, worker and baseline processes
-each benchmark needs, on free loopback ports; prints each benchmark's table
-with ratios to its baseline from the same run; stops everything at the end.
+Each benchmark starts the processes it needs (emulator, intake, worker,
+baseline servers) on free loopback ports. It prints a table with ratios to a
+baseline measured in the same run, and everything is stopped at the end.
 """
 
 import argparse

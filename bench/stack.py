@@ -1,4 +1,4 @@
-"""What a benchmark run starts and stops: database, queue, emulator, services.
+"""Processes and data of one benchmark run: database, queue, emulator, services.
 
 Everything listens on loopback ports picked at run time. The run uses its own
 database (`plants_bench`, created and migrated if missing), its own Redis key
@@ -144,7 +144,14 @@ class Stack:
         ensure_database(self.database_url)
         migrate(self.database_url)
         self.db = psycopg.connect(self.database_url, autocommit=True)
-        self.reset_data()
+        try:
+            self._start_emulator()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _start_emulator(self) -> None:
         self.emulator = self.start(
             "emulator",
             [
@@ -160,7 +167,6 @@ class Stack:
         match = self.emulator.wait_for_output(r"(?m)^listening on (http://[^\s;]+)$")
         self.emulator_url = match.group(1)
         self.emulator_control = EmulatorControl(self.emulator_url)
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
         for child in reversed(self._children):

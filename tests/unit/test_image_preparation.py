@@ -55,7 +55,7 @@ def test_wide_jpeg_decodes_at_reduced_scale(monkeypatch: pytest.MonkeyPatch) -> 
     assert (prepared.original_width, prepared.original_height) == (3200, 1800)
 
 
-def test_exif_orientation_is_applied_after_reduced_decode() -> None:
+def test_exif_orientation_applied_after_draft() -> None:
     # Orientation 6: the stored pixels must be turned 90° clockwise for display.
     prepared = prepare_image(make_jpeg(1600, 900, orientation=6), max_side_px=1024)
 
