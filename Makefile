@@ -40,6 +40,12 @@ migrate: $(INSTALLED)
 protos: $(INSTALLED)
 	$(BIN)/python -m protos.generate
 
+# Runs every benchmark (about 4 to 5 minutes) and prints figures with ratios to
+# baselines from the same run; see BENCHMARKS.md. BENCH_ARGS=--quick for a
+# check that the scripts work.
+bench: $(INSTALLED)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -1,6 +1,7 @@
 """Turning a stored photo into the small upright JPEG sent to the model."""
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ def prepare_image(image_bytes: bytes, *, max_side_px: int) -> PreparedImage:
                 original_width, original_height = image.size
                 # For JPEG, decode at 1/2, 1/4 or 1/8 scale when that still
                 # covers the target: most of the decode cost disappears.
-                image.draft("RGB", (max_side_px, max_side_px))
+                image.draft("RGB", fitted_size(image.size, max_side_px))
                 upright = ImageOps.exif_transpose(image)
                 upright.thumbnail((max_side_px, max_side_px), reducing_gap=2.0)
                 rgb = _flatten_to_rgb(upright)
@@ -58,6 +59,19 @@ def prepare_image(image_bytes: bytes, *, max_side_px: int) -> PreparedImage:
         original_width=original_width,
         original_height=original_height,
     )
+
+
+def fitted_size(size: tuple[int, int], max_side_px: int) -> tuple[int, int]:
+    """Return the size that fits `size` within a max_side_px square, same aspect ratio.
+
+    Asking `draft` for this size rather than for the square lets a 16:9 photo
+    decode at 1/4 scale instead of 1/2: the square's height, not the fitted
+    height, would otherwise limit the reduction. The square fits the same
+    size whether or not the EXIF orientation later turns the photo by 90°.
+    """
+    width, height = size
+    scale = min(1.0, max_side_px / max(width, height))
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
 
 
 def _flatten_to_rgb(image: Image.Image) -> Image.Image:

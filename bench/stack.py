@@ -1,0 +1,253 @@
+"""Processes and data of one benchmark run: database, queue, emulator, services.
+
+Everything listens on loopback ports picked at run time. The run uses its own
+database (`plants_bench`, created and migrated if missing), its own Redis key
+namespace and its own image directory under `.bench/`, and removes its Redis
+keys and photos when it stops.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import psycopg
+import redis
+from psycopg import sql
+
+from gemini_emulator.control import EmulatorControl
+from shared.image_store import ImageStore
+from shared.messaging import QUEUE_NAME
+from shared.migrate import migrate
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Logs and photos of a run; BENCH_RUN_DIR moves them, for example for tests.
+RUN_DIR = Path(os.environ.get("BENCH_RUN_DIR", REPO_ROOT / ".bench"))
+BIN = Path(sys.executable).parent
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/plants_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+EMULATOR_API_KEY = "bench-key"
+
+
+class Child:
+    """A started process whose output goes to a log file under .bench/."""
+
+    def __init__(self, name: str, arguments: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        self.log_path = RUN_DIR / f"{name}.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            arguments,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.psutil_process = psutil.Process(self.process.pid)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_output(self, pattern: str, timeout_s: float = 60) -> re.Match[str]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            match = re.search(pattern, self.output())
+            if match:
+                return match
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        msg = f"{self.name} did not print {pattern!r}; see {self.log_path}"
+        raise RuntimeError(msg)
+
+    def cpu_s(self) -> float:
+        """Return user + system CPU seconds of the process and its children."""
+        total = 0.0
+        for process in [self.psutil_process, *self._children()]:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
+    def rss_bytes(self) -> int:
+        """Return the largest resident set size among the process and its children."""
+        sizes = [0]
+        for process in [self.psutil_process, *self._children()]:
+            try:
+                sizes.append(process.memory_info().rss)
+            except psutil.NoSuchProcess:
+                continue
+        return max(sizes)
+
+    def _children(self) -> list[psutil.Process]:
+        try:
+            return self.psutil_process.children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def ensure_database(database_url: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(database_url).get("dbname")
+    admin_url = psycopg.conninfo.make_conninfo(database_url, dbname="postgres")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+class Stack:
+    """The shared pieces of one benchmark run, and factories for its services."""
+
+    def __init__(self) -> None:
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        self.database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+        self.redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+        run_id = uuid.uuid4().hex[:8]
+        self.namespace = f"plants-bench-{run_id}"
+        self.image_store_dir = RUN_DIR / f"images-{run_id}"
+        self.image_store_dir.mkdir(exist_ok=True)
+        self.image_store = ImageStore(self.image_store_dir)
+        self.redis = redis.Redis.from_url(self.redis_url)
+        self._children: list[Child] = []
+        self.emulator: Child | None = None
+        self.emulator_url = ""
+
+    def __enter__(self) -> "Stack":
+        ensure_database(self.database_url)
+        migrate(self.database_url)
+        self.db = psycopg.connect(self.database_url, autocommit=True)
+        try:
+            self._start_emulator()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _start_emulator(self) -> None:
+        self.emulator = self.start(
+            "emulator",
+            [
+                str(BIN / "python"),
+                "-m",
+                "gemini_emulator",
+                "--port",
+                "0",
+                "--log-level",
+                "WARNING",
+            ],
+        )
+        match = self.emulator.wait_for_output(r"(?m)^listening on (http://[^\s;]+)$")
+        self.emulator_url = match.group(1)
+        self.emulator_control = EmulatorControl(self.emulator_url)
+
+    def __exit__(self, *exc_info: object) -> None:
+        for child in reversed(self._children):
+            child.stop()
+        self.reset_data()
+        shutil.rmtree(self.image_store_dir, ignore_errors=True)
+        self.db.close()
+        self.redis.close()
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        """Return the environment of a service started by this run."""
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "QUEUE_NAMESPACE": self.namespace,
+            "IMAGE_STORE_DIR": str(self.image_store_dir),
+            "GEMINI_API_KEY": EMULATOR_API_KEY,
+            "GEMINI_BASE_URL": self.emulator_url,
+            "GEMINI_TIMEOUT_S": "30",
+            "LOG_LEVEL": "WARNING",
+            **overrides,
+        }
+
+    def start(
+        self, name: str, arguments: list[str], log_level: str = "INFO", **env: str
+    ) -> Child:
+        """Start a child; services log at INFO, their production default."""
+        child = Child(name, arguments, self.env(LOG_LEVEL=log_level, **env))
+        self._children.append(child)
+        return child
+
+    def stop(self, child: Child) -> None:
+        child.stop()
+        self._children.remove(child)
+
+    def start_worker(self, name: str, threads: int, **env: str) -> Child:
+        """Start `dramatiq ai_worker.actors` with one process and wait until ready."""
+        worker = self.start(
+            name,
+            [
+                str(BIN / "dramatiq"),
+                "ai_worker.actors",
+                "--processes",
+                "1",
+                "--threads",
+                str(threads),
+            ],
+            **env,
+        )
+        worker.wait_for_output(r"Worker started\.\.\.")
+        return worker
+
+    def start_intake(self, name: str = "intake") -> tuple[Child, int]:
+        port = free_port()
+        intake = self.start(
+            name,
+            [str(BIN / "python"), "-m", "intake_service"],
+            INTAKE_GRPC_HOST="127.0.0.1",
+            INTAKE_GRPC_PORT=str(port),
+            SHUTDOWN_GRACE_S="1",
+        )
+        intake.wait_for_output(r"intake_started")
+        return intake, port
+
+    def queue_length(self, queue_name: str = QUEUE_NAME) -> int:
+        """Return the messages of a queue not yet acknowledged (queued or running)."""
+        return int(self.redis.hlen(f"{self.namespace}:{queue_name}.msgs"))
+
+    def reset_data(self) -> None:
+        """Delete this run's plants, photos and Redis keys."""
+        if not self.db.closed:
+            self.db.execute("TRUNCATE plants")
+        for path in self.image_store_dir.glob("*/*"):
+            path.unlink()
+        keys = list(self.redis.scan_iter(f"{self.namespace}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            self.redis.delete(*keys[start : start + 1000])
+
+    def status_counts(self) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT ai_processing_status, count(*) FROM plants GROUP BY 1"
+        ).fetchall()
+        return {status: count for status, count in rows}
