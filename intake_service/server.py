@@ -56,6 +56,17 @@ class IntakeServer:
         for service in ("", SERVICE_NAME):
             self.health.set(service, status)
 
+    def on_database_change(self, is_reachable: bool) -> None:
+        """Follow the database in the health status; refill the pool on recovery.
+
+        After an outage the pool retries its lost connections with a growing
+        backoff, so calls could wait seconds for one after the database came
+        back. Checking the pool replaces dead connections at once.
+        """
+        if is_reachable:
+            self.intake.pool.check()
+        self.set_serving(is_reachable)
+
     def stop(self, grace_s: float) -> None:
         """Report NOT_SERVING, let in-flight calls finish, then release resources.
 
@@ -138,7 +149,7 @@ def build_server(settings: IntakeSettings) -> IntakeServer:
         port,
         database_health=DatabaseHealthMonitor(
             database_url,
-            on_change=lambda is_up: intake_server.set_serving(is_up),
+            on_change=lambda is_up: intake_server.on_database_change(is_up),
             interval_s=settings.health_check_interval_s,
         ),
         resend_loop=ResendLoop(
