@@ -112,6 +112,7 @@ class PlantIntake:
             return _replay(plant, request)
 
         structlog.contextvars.bind_contextvars(plant_id=str(plant.id))
+        message_id = self._send(plant.id, image_path)
         log.info(
             "plant_created",
             image_path=image_path,
@@ -119,8 +120,8 @@ class PlantIntake:
             width=image.width,
             height=image.height,
             image_bytes=len(request.image_bytes),
+            message_id=message_id,
         )
-        self._send(plant.id, image_path)
         return plant
 
     def get_plant(
@@ -138,23 +139,27 @@ class PlantIntake:
             raise PlantNotFoundError(msg)
         return plant
 
-    def _send(self, plant_id: uuid.UUID, image_path: str) -> None:
+    def _send(self, plant_id: uuid.UUID, image_path: str) -> str | None:
+        """Send the plant's message; return its id, or None when the send failed.
+
+        A failed send is logged and the plant marked unsent, so the re-send
+        loop sends it at its next pass.
+        """
         try:
-            message_id = send_plant_message(self.broker, plant_id, image_path)
+            return send_plant_message(self.broker, plant_id, image_path)
         except (dramatiq.errors.BrokerError, RedisError, OSError) as exc:
             log.warning(
                 "plant_message_send_failed",
                 error_type=type(exc).__name__,
                 error=str(exc),
             )
-            return
         try:
-            plant_repository.mark_message_sent(self.pool, plant_id)
+            plant_repository.mark_message_unsent(self.pool, plant_id)
         except (psycopg.OperationalError, PoolTimeout) as exc:
-            # The message is out; at worst the re-send loop sends a duplicate,
-            # which the worker's claim turns away.
-            log.warning("plant_message_mark_failed", error=str(exc))
-        log.info("plant_queued", message_id=message_id)
+            # The row still claims a send, so the re-send loop finds the plant
+            # only once it has been unclaimed for a lease.
+            log.warning("plant_message_unsent_mark_failed", error=str(exc))
+        return None
 
     def _run_sql(
         self,

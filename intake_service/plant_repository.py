@@ -9,14 +9,18 @@ from psycopg_pool import ConnectionPool
 
 from shared.plant import PLANT_RECORD_COLUMNS, PlantRecord
 
+# message_sent_at is set on insert, on the expectation that the send right
+# after the commit succeeds; that saves a second transaction per call. A failed
+# send clears it again. If the process dies in between, the plant is still
+# found by the re-send loop, as unclaimed, a lease later.
 _INSERT_PLANT = f"""
     INSERT INTO plants (
         id, owner_id, nickname, original_image_path, image_content_type,
-        idempotency_key
+        idempotency_key, message_sent_at
     )
     VALUES (
         %(id)s, %(owner_id)s, %(nickname)s, %(image_path)s, %(content_type)s,
-        %(idempotency_key)s
+        %(idempotency_key)s, now()
     )
     ON CONFLICT (owner_id, idempotency_key) DO NOTHING
     RETURNING {PLANT_RECORD_COLUMNS}
@@ -34,10 +38,10 @@ _SELECT_BY_ID = f"""
     WHERE id = %(id)s
 """
 
-_MARK_MESSAGE_SENT = """
+_MARK_MESSAGE_UNSENT = """
     UPDATE plants
-    SET message_sent_at = now()
-    WHERE id = %(id)s
+    SET message_sent_at = NULL
+    WHERE id = %(id)s AND ai_processing_status = 'PENDING'
 """
 
 
@@ -110,10 +114,10 @@ def get_plant(
         return cursor.fetchone()
 
 
-def mark_message_sent(pool: ConnectionPool, plant_id: uuid.UUID) -> None:
-    """Record that the plant's message reached the queue (the outbox step)."""
+def mark_message_unsent(pool: ConnectionPool, plant_id: uuid.UUID) -> None:
+    """Record that the plant's message did not reach the queue, for the re-send loop."""
     with pool.connection() as conn:
-        conn.execute(_MARK_MESSAGE_SENT, {"id": plant_id})
+        conn.execute(_MARK_MESSAGE_UNSENT, {"id": plant_id})
 
 
 @dataclass(frozen=True)
@@ -127,10 +131,11 @@ class DuePlant:
 
 
 # Three cases, each served by a partial index:
-# - PENDING and never sent: the send after commit failed, or the process died
-#   between commit and send. Younger rows are left to the call still sending.
+# - PENDING and never sent: the send after commit failed. Younger rows are
+#   left to the call still sending.
 # - PENDING, sent, and still unclaimed a lease after the later of the send and
-#   next_attempt_at: the message or the worker's delayed retry was lost.
+#   next_attempt_at: the message or the worker's delayed retry was lost, or
+#   the intake died between the commit and the send.
 # - PROCESSING longer than the lease: the worker died holding the plant.
 # Each re-send sets message_sent_at, so a plant is re-sent at most once per
 # lease. SKIP LOCKED lets replicas split the rows instead of queueing on them.
