@@ -21,6 +21,7 @@ from shared.messaging import (
     QUEUE_NAME,
     build_plant_message,
     create_broker,
+    with_max_connections,
     with_socket_timeouts,
 )
 from shared.settings import SettingsError, load_settings
@@ -38,7 +39,10 @@ except SettingsError as exc:
 configure_logging("ai_worker", settings.log_level)
 resources = WorkerResources(settings)
 broker = create_broker(
-    with_socket_timeouts(settings.broker_url, settings.redis_timeout_s),
+    with_max_connections(
+        with_socket_timeouts(settings.broker_url, settings.redis_timeout_s),
+        settings.redis_max_connections,
+    ),
     namespace=settings.queue_namespace,
     heartbeat_timeout_ms=settings.queue_heartbeat_timeout_ms,
     maintenance_chance=settings.queue_maintenance_chance,

@@ -6,12 +6,16 @@ PENDING and returns the delay after which the caller should retry.
 """
 
 import random
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import psycopg
 import structlog
-from psycopg_pool import ConnectionPool
+from dramatiq.middleware.time_limit import TimeLimitExceeded
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ai_worker import plant_repository
 from ai_worker.failures import (
@@ -28,6 +32,36 @@ from shared.image_store import ImageKeyError, ImageStore
 from shared.plant import FailureCode, ProcessingStatus
 
 log = structlog.get_logger()
+
+
+# Outputs that count as "the model's reply was unusable" for the one retry
+# such replies get, whichever of the two came first.
+_INVALID_OUTPUT_CODES = frozenset(
+    {FailureCode.AI_OUTPUT_INVALID.value, FailureCode.AI_TRUNCATED.value}
+)
+# Waits between tries of a write after the model call, in seconds. The model's
+# answer is already paid for, so a short database outage should not lose it.
+WRITE_RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0)
+
+
+def _retry_write(write: Callable[..., bool], *args: Any, **kwargs: Any) -> bool:
+    """Run a write, retrying it while the database is unreachable.
+
+    Re-raises the last error when every try failed; the plant then stays
+    PROCESSING until its lease ends and the re-send loop offers it again.
+    """
+    for delay_s in WRITE_RETRY_DELAYS_S:
+        try:
+            return write(*args, **kwargs)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            log.warning(
+                "plant_write_retry_scheduled",
+                write=write.__name__,
+                error=str(exc),
+                retry_in_s=delay_s,
+            )
+            time.sleep(delay_s)
+    return write(*args, **kwargs)
 
 
 class PlantIdentifier(Protocol):
@@ -109,6 +143,13 @@ class PlantProcessor:
             reply = parse_model_reply(answer.text)
         except IdentificationError as exc:
             return self._handle_failure(claim, exc, usage)
+        except TimeLimitExceeded:
+            # Dramatiq raised this in our thread, typically in a reply that
+            # trickled in too slowly for the per-read timeout to catch.
+            timed_out = IdentificationUnavailableError(
+                FailureCode.AI_TIMEOUT, "model call ran past the worker's time limit"
+            )
+            return self._handle_failure(claim, timed_out, usage)
         except Exception as exc:
             # A bug, not a model problem: retrying would pay for the same crash.
             log.exception("identification_crashed")
@@ -123,7 +164,9 @@ class PlantProcessor:
             self._fail(claim, FailureCode.NOT_A_PLANT, message, usage)
             return None
 
-        if plant_repository.complete_plant(self.pool, claim, reply.plant, usage):
+        if _retry_write(
+            plant_repository.complete_plant, self.pool, claim, reply.plant, usage
+        ):
             log.info(
                 "processing_status_changed",
                 status=ProcessingStatus.COMPLETED,
@@ -154,14 +197,17 @@ class PlantProcessor:
             self._fail(claim, error.code, error.message, usage)
             return None
         if isinstance(error, InvalidModelOutputError) and (
-            claim.last_error_code == error.code.value
+            claim.last_error_code in _INVALID_OUTPUT_CODES
         ):
             # Bad output twice in a row: the model will not fix it by itself.
             self._fail(claim, error.code, f"{error.message} (twice in a row)", usage)
             return None
         if is_last_attempt:
-            message = f"{error.message} (gave up after {claim.attempts} attempts)"
-            self._fail(claim, error.code, message, usage)
+            message = (
+                f"gave up after {claim.attempts} attempts; last error "
+                f"{error.code}: {error.message}"
+            )
+            self._fail(claim, FailureCode.MAX_ATTEMPTS_EXCEEDED, message, usage)
             return None
 
         retry_after_s = (
@@ -170,8 +216,13 @@ class PlantProcessor:
             else None
         )
         delay_ms = self.retry_policy.delay_ms(claim.attempts, retry_after_s)
-        if not plant_repository.release_plant(
-            self.pool, claim, error.code, error.message, delay_ms=delay_ms
+        if not _retry_write(
+            plant_repository.release_plant,
+            self.pool,
+            claim,
+            error.code,
+            error.message,
+            delay_ms=delay_ms,
         ):
             log.warning("plant_claim_lost", step="release")
             return None
@@ -194,7 +245,9 @@ class PlantProcessor:
         message: str,
         usage: dict[str, Any] | None,
     ) -> None:
-        if plant_repository.fail_claimed_plant(self.pool, claim, code, message, usage):
+        if _retry_write(
+            plant_repository.fail_claimed_plant, self.pool, claim, code, message, usage
+        ):
             log.error(
                 "processing_status_changed",
                 status=ProcessingStatus.FAILED,

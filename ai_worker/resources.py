@@ -52,11 +52,13 @@ class WorkerResources(Middleware):
     ) -> None:
         settings = self.settings
         threads = worker.worker_threads
+        # Consumers and worker threads are created after this hook, and both
+        # read the interval from here.
+        worker.worker_timeout = settings.worker_poll_interval_ms
         pool = create_pool(
             settings.database_url.get_secret_value(),
             name="ai_worker",
-            # One connection per thread plus one for the exhaustion handler.
-            max_size=settings.db_pool_max_size or threads + 1,
+            max_size=settings.db_pool_max_size or min(threads + 1, 20),
         )
         pool.open(wait=False)
         self._identifier = GeminiIdentifier(settings, max_connections=threads)
@@ -83,6 +85,8 @@ class WorkerResources(Middleware):
             queues=sorted(worker.consumer_whitelist or broker.get_declared_queues()),
             model=self.settings.gemini_model,
             model_endpoint=self.settings.gemini_base_url or "Gemini API",
+            poll_interval_ms=worker.worker_timeout,
+            db_pool_max_size=self.processor.pool.max_size,
         )
 
     def after_worker_shutdown(

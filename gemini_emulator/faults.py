@@ -50,6 +50,9 @@ Kinds and their own fields:
 - `hang`: wait `delay_s` (default 300) and then respond as `ok`, to outlast
   the client timeout.
 - `disconnect`: close the connection without a response, after `delay_s`.
+- `drip`: respond as `ok`, but write the body in `chunks` pieces (default 10)
+  with `interval_s` seconds (default 0.5) between them. Each read finishes
+  well within a per-read client timeout while the whole call takes long.
 - `raw`: respond with `status` (100-599) with `body` as given. A dict or list body is
   sent as JSON; a string body is sent verbatim with `content_type` (default
   "text/html; charset=UTF-8"), for example a proxy's HTML error page.
@@ -89,6 +92,7 @@ KIND_FIELDS: dict[str, frozenset[str]] = {
     "stop_empty_text": frozenset(),
     "hang": frozenset(),
     "disconnect": frozenset(),
+    "drip": frozenset({"chunks", "interval_s"}),
     "raw": frozenset({"status", "body", "content_type"}),
 }
 
@@ -198,6 +202,8 @@ class Reply:
     status: int
     body: Any
     content_type: str = "application/json; charset=UTF-8"
+    # (chunks, interval_s) to write the body slowly, or None for one write.
+    drip: tuple[int, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -308,6 +314,21 @@ def _check_params(kind: str, params: dict[str, Any]) -> None:
         )
     if kind == "text" and not isinstance(params.get("text"), str):
         raise ScriptError(f"text entry needs a string text, got {params.get('text')!r}")
+    if "chunks" in params and not (
+        isinstance(params["chunks"], int)
+        and not isinstance(params["chunks"], bool)
+        and 1 <= params["chunks"] <= 1000
+    ):
+        raise ScriptError(
+            f"chunks must be an integer from 1 to 1000, got {params['chunks']!r}"
+        )
+    if "interval_s" in params and not (
+        _is_number(params["interval_s"]) and 0 <= params["interval_s"] <= 600
+    ):
+        raise ScriptError(
+            f"interval_s must be a number of seconds from 0 to 600, "
+            f"got {params['interval_s']!r}"
+        )
     if kind == "raw":
         status = params.get("status")
         if not isinstance(status, int) or isinstance(status, bool):
@@ -372,6 +393,9 @@ def build_reply(
             200, builder.candidate(params["text"], params.get("finish_reason", "STOP"))
         )
     text, finish_reason = _reply_text(entry, request)
+    if kind == "drip":
+        drip = (params.get("chunks", 10), float(params.get("interval_s", 0.5)))
+        return Reply(200, builder.candidate(text, finish_reason), drip=drip)
     return Reply(200, builder.candidate(text, finish_reason))
 
 
@@ -393,7 +417,7 @@ def _reply_text(entry: ScriptEntry, request: wire.InspectedRequest) -> tuple[str
     )
     if "confidence" in params:
         reply["confidence"] = params["confidence"]
-    if kind in ("ok", "hang"):
+    if kind in ("ok", "hang", "drip"):
         return json.dumps(reply, ensure_ascii=False), "STOP"
     if kind == "fenced_json":
         return f"```json\n{json.dumps(reply, indent=2)}\n```", "STOP"

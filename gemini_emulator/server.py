@@ -185,12 +185,23 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(data)
-            self.wfile.flush()
+            if reply.drip is None:
+                self.wfile.write(data)
+                self.wfile.flush()
+            else:
+                self._write_slowly(data, *reply.drip)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
             return False
         return True
+
+    def _write_slowly(self, data: bytes, chunks: int, interval_s: float) -> None:
+        piece_size = max(1, -(-len(data) // chunks))
+        for start in range(0, len(data), piece_size):
+            if start:
+                time.sleep(interval_s)
+            self.wfile.write(data[start : start + piece_size])
+            self.wfile.flush()
 
     def _disconnect(self) -> None:
         self.close_connection = True

@@ -53,10 +53,27 @@ def with_socket_timeouts(redis_url: str, timeout_s: float) -> str:
     redis-py waits forever by default, so an unreachable Redis would hang
     the thread that sends or fetches a message.
     """
+    return _with_query_defaults(
+        redis_url,
+        socket_timeout=str(timeout_s),
+        socket_connect_timeout=str(timeout_s),
+    )
+
+
+def with_max_connections(redis_url: str, max_connections: int) -> str:
+    """Cap the Redis connection pool at max_connections unless the URL sets a cap.
+
+    redis-py 8 caps a pool created without a setting at 100 connections, and a
+    worker with more threads than that can run out while acknowledging.
+    """
+    return _with_query_defaults(redis_url, max_connections=str(max_connections))
+
+
+def _with_query_defaults(redis_url: str, **defaults: str) -> str:
     parts = urllib.parse.urlsplit(redis_url)
     query = dict(urllib.parse.parse_qsl(parts.query))
-    query.setdefault("socket_timeout", str(timeout_s))
-    query.setdefault("socket_connect_timeout", str(timeout_s))
+    for name, value in defaults.items():
+        query.setdefault(name, value)
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 

@@ -102,6 +102,12 @@ CASES = [
         )
     ),
     failed(
+        "MAX_TOKENS then invalid JSON",
+        ["truncated", "invalid_json"],
+        "AI_OUTPUT_INVALID",
+        2,
+    ),
+    failed(
         "invalid JSON then schema violation",
         ["invalid_json", {"kind": "schema_violation", "variant": "extra_key"}],
         "AI_OUTPUT_INVALID",
@@ -157,17 +163,17 @@ CASES = [
         for code in (401, 403, 404)
     ),
     failed("not a plant", ["not_a_plant"], "NOT_A_PLANT", 1),
-    # Transient every time: the last attempt's code stays on the row.
+    # Transient every time: the attempts run out; the message names the last code.
     failed(
         "HTTP 503 on every attempt",
         [{"kind": "http_error", "code": 503, "times": MAX_ATTEMPTS}],
-        "AI_UNAVAILABLE",
+        "MAX_ATTEMPTS_EXCEEDED",
         MAX_ATTEMPTS,
     ),
     failed(
         "timeout on every attempt",
         [{"kind": "hang", "delay_s": 3, "times": MAX_ATTEMPTS}],
-        "AI_TIMEOUT",
+        "MAX_ATTEMPTS_EXCEEDED",
         MAX_ATTEMPTS,
     ),
 ]

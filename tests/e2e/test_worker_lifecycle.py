@@ -7,9 +7,11 @@ namespace and sends the identification message the way the intake does.
 import json
 import socket
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import dramatiq
+import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
@@ -19,6 +21,7 @@ from shared.messaging import build_plant_message, send_plant_message
 from tests.conftest import WorkerFactory
 from tests.support import (
     DATA_DIR,
+    TcpProxy,
     insert_plant,
     make_png,
     read_plant,
@@ -101,7 +104,8 @@ def test_unreachable_endpoint_fails_after_max_attempts(
     row = wait_for_final_row(db_pool, plant_id)
 
     assert row["ai_processing_status"] == "FAILED"
-    assert row["failure_code"] == "AI_UNAVAILABLE"
+    assert row["failure_code"] == "MAX_ATTEMPTS_EXCEEDED"
+    assert "last error AI_UNAVAILABLE" in row["failure_message"]
     assert "unreachable" in row["failure_message"]
     assert row["attempts"] == 2
 
@@ -234,7 +238,12 @@ def test_duplicate_deliveries_make_one_model_call(
     emulator.script(
         {"kind": "ok", "delay_s": 1.0}, image_sha256=sent_image_sha256(image)
     )
-    worker = start_worker(threads=4, PROCESSING_LEASE_S="3", GEMINI_TIMEOUT_S="2")
+    worker = start_worker(
+        threads=4,
+        PROCESSING_LEASE_S="4",
+        GEMINI_TIMEOUT_S="2",
+        WORKER_TIME_LIMIT_S="3",
+    )
     plant_id = store_plant(db_pool, image_store, image)
     message = build_plant_message(
         plant_id, read_plant(db_pool, plant_id)["original_image_path"]
@@ -315,3 +324,100 @@ def test_message_with_malformed_plant_id_is_dropped(
     assert invalid[0]["message_id"] == message.message_id
     assert "Retrying message" not in worker.output()
     assert len(emulator.requests()) == 1
+
+
+@pytest.mark.slow
+def test_trickling_reply_cut_at_time_limit(
+    start_worker: WorkerFactory,
+    emulator: EmulatorHandle,
+    db_pool: ConnectionPool,
+    image_store: ImageStore,
+    plant_broker: dramatiq.Broker,
+) -> None:
+    image = make_png(3)
+    # Every read arrives within the 1 s read timeout, but the reply would
+    # take 8 s in all, past the 2 s time limit.
+    emulator.script(
+        {"kind": "drip", "chunks": 20, "interval_s": 0.4},
+        image_sha256=sent_image_sha256(image),
+    )
+    worker = start_worker(
+        GEMINI_TIMEOUT_S="1", WORKER_TIME_LIMIT_S="2", PROCESSING_LEASE_S="4"
+    )
+    plant_id = store_plant(db_pool, image_store, image)
+
+    send(plant_broker, db_pool, plant_id)
+    row = wait_for_final_row(db_pool, plant_id)
+
+    calls = emulator.requests()
+    assert row["ai_processing_status"] == "COMPLETED"
+    assert row["attempts"] == 2
+    assert len(calls) == 2
+    # The second call started before the first reply could have finished.
+    assert calls[1].received_monotonic - calls[0].received_monotonic < 7
+    retries = [
+        event
+        for event in log_events(worker.output(), "processing_status_changed")
+        if event["status"] == "PENDING"
+    ]
+    assert [event["failure_code"] for event in retries] == ["AI_TIMEOUT"]
+
+
+@pytest.fixture
+def worker_database_proxy(database_url: str) -> Iterator[tuple[TcpProxy, str]]:
+    """A proxy in front of the test database, and a URL that goes through it."""
+    params = psycopg.conninfo.conninfo_to_dict(database_url)
+    proxy = TcpProxy(
+        str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))
+    )
+    yield (
+        proxy,
+        psycopg.conninfo.make_conninfo(database_url, host="127.0.0.1", port=proxy.port),
+    )
+    proxy.close()
+
+
+@pytest.mark.slow
+def test_answer_kept_through_database_outage(
+    start_worker: WorkerFactory,
+    emulator: EmulatorHandle,
+    db_pool: ConnectionPool,
+    image_store: ImageStore,
+    plant_broker: dramatiq.Broker,
+    worker_database_proxy: tuple[TcpProxy, str],
+) -> None:
+    proxy, proxied_url = worker_database_proxy
+    image = make_png(4)
+    emulator.script(
+        {"kind": "ok", "delay_s": 1.5}, image_sha256=sent_image_sha256(image)
+    )
+    worker = start_worker(DATABASE_URL=proxied_url, WORKER_TIME_LIMIT_S="90")
+    plant_id = store_plant(db_pool, image_store, image)
+
+    send(plant_broker, db_pool, plant_id)
+    wait_until(lambda: emulator.requests(), timeout_s=15)
+    proxy.cut()
+    wait_until(
+        lambda: log_events(worker.output(), "plant_write_retry_scheduled"),
+        timeout_s=15,
+    )
+    proxy.restore()
+    row = wait_for_final_row(db_pool, plant_id, timeout_s=60)
+
+    assert row["ai_processing_status"] == "COMPLETED"
+    assert row["attempts"] == 1
+    assert len(emulator.requests()) == 1
+
+
+@pytest.mark.slow
+def test_worker_boot_applies_poll_interval_and_pool_size(
+    start_worker: WorkerFactory,
+) -> None:
+    worker = start_worker(threads=3, WORKER_POLL_INTERVAL_MS="250")
+
+    started = log_events(worker.output(), "Worker started...")
+
+    assert len(started) == 1
+    assert started[0]["poll_interval_ms"] == 250
+    assert started[0]["threads"] == 3
+    assert started[0]["db_pool_max_size"] == 4

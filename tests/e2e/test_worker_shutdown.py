@@ -69,8 +69,9 @@ def test_killed_worker_plant_finishes_after_restart(
     fast_recovery = {
         "QUEUE_HEARTBEAT_TIMEOUT_MS": "1000",
         "QUEUE_MAINTENANCE_CHANCE": "1000000",
-        "PROCESSING_LEASE_S": "3",
+        "PROCESSING_LEASE_S": "4",
         "GEMINI_TIMEOUT_S": "2",
+        "WORKER_TIME_LIMIT_S": "3",
     }
     first_worker = start_worker(**fast_recovery)
     image_path = image_store.save(image, "png")

@@ -99,8 +99,12 @@ def test_killed_workers_plant_resent_after_lease(
 ) -> None:
     emulator.script({"kind": "hang", "delay_s": 60})
     server = start_intake(resend_interval_s=0.5, processing_lease_s=4)
-    # The worker requires its model timeout to stay below the lease.
-    worker_settings = {"PROCESSING_LEASE_S": "4", "GEMINI_TIMEOUT_S": "3"}
+    # The worker requires its time limit to stay a second below the lease.
+    worker_settings = {
+        "PROCESSING_LEASE_S": "4",
+        "GEMINI_TIMEOUT_S": "2",
+        "WORKER_TIME_LIMIT_S": "3",
+    }
     first_worker = start_worker(**worker_settings)
     channel, stub = plant_stub(server)
 

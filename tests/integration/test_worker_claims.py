@@ -84,8 +84,13 @@ def test_worker_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     ("overrides", "problem"),
     [
         (
-            {"GEMINI_TIMEOUT_S": "30", "PROCESSING_LEASE_S": "30"},
-            "GEMINI_TIMEOUT_S (30.0) must be below PROCESSING_LEASE_S (30.0)",
+            {"GEMINI_TIMEOUT_S": "30", "PROCESSING_LEASE_S": "60"},
+            "WORKER_TIME_LIMIT_S (60.0) must be at least 1 s below "
+            "PROCESSING_LEASE_S (60.0)",
+        ),
+        (
+            {"GEMINI_TIMEOUT_S": "5", "WORKER_TIME_LIMIT_S": "5"},
+            "GEMINI_TIMEOUT_S (5.0) must be below WORKER_TIME_LIMIT_S (5.0)",
         ),
         (
             {"WORKER_MIN_BACKOFF_MS": "500", "WORKER_MAX_BACKOFF_MS": "100"},
@@ -114,6 +119,7 @@ def test_worker_broker_and_actor_take_settings() -> None:
         WORKER_MIN_BACKOFF_MS="11",
         WORKER_MAX_BACKOFF_MS="22",
         GEMINI_TIMEOUT_S="9",
+        REDIS_MAX_CONNECTIONS="77",
     )
     code = (
         "import ai_worker.actors as actors\n"
@@ -122,7 +128,8 @@ def test_worker_broker_and_actor_take_settings() -> None:
         "options = actors.identify_plant.options\n"
         "identifier = GeminiIdentifier(actors.settings, max_connections=1)\n"
         "http_options = identifier._client._api_client._http_options\n"
-        "print(broker.heartbeat_timeout, broker.maintenance_chance)\n"
+        "print(broker.heartbeat_timeout, broker.maintenance_chance,"
+        " broker.client.connection_pool.max_connections)\n"
         "print(options['max_retries'], options['min_backoff'],"
         " options['max_backoff'], options['time_limit'])\n"
         "print(http_options.retry_options, http_options.timeout)\n"
@@ -140,7 +147,7 @@ def test_worker_broker_and_actor_take_settings() -> None:
 
     assert result.returncode == 0, result.stderr
     broker_line, actor_line, client_line = result.stdout.splitlines()
-    assert broker_line == "7000 123"
-    assert actor_line == "6 11 22 69000"
+    assert broker_line == "7000 123 77"
+    assert actor_line == "6 11 22 39000"
     # No SDK retries: Dramatiq owns them.
     assert client_line == "None 9000"
