@@ -19,10 +19,6 @@ from bench.stack import Stack
 from bench.worker import queue_plants, seed_plants
 
 SAMPLE_INTERVAL_S = 0.1
-# The worker's database pool, at most. Each thread holds a connection only
-# for a claim or an update of about a millisecond, and the default of
-# threads + 1 would take 201 of the server's 100 default connections.
-MAX_DB_POOL_SIZE = 17
 # Log lines that name a failure of the worker's own plumbing.
 FAILURE_PATTERN = re.compile(
     r"MaxConnectionsError|Too many connections|ConnectionError|PoolTimeout|"
@@ -52,12 +48,7 @@ def run_case(
     count = threads * rounds
     plant_ids = seed_plants(stack, small_photo(), count)
     queue_plants(stack, plant_ids)
-    worker = stack.start_worker(
-        f"slow-worker-{threads}",
-        threads,
-        DB_POOL_MAX_SIZE=str(min(threads + 1, MAX_DB_POOL_SIZE)),
-        **env,
-    )
+    worker = stack.start_worker(f"slow-worker-{threads}", threads, **env)
     in_flight: list[int] = []
     peak_rss = worker.rss_bytes()
     started = finished = None
@@ -108,19 +99,6 @@ def run(stack: Stack, *, quick: bool) -> list[SlowCase]:
         run_case(stack, f"{threads} threads", threads, rounds, delay_s)
         for threads in thread_counts
     ]
-    if not quick:
-        # redis-py caps a pool with no max_connections at 100 connections.
-        pool_url = stack.redis_url + "?max_connections=1000"
-        cases.append(
-            run_case(
-                stack,
-                "200 threads, Redis pool 1000",
-                200,
-                rounds,
-                delay_s,
-                REDIS_URL=pool_url,
-            )
-        )
     stack.emulator_control.set_delay(0)
     _print(cases, delay_s)
     return cases
