@@ -48,3 +48,37 @@ def test_image_store_on_a_file_stops_intake(
     assert "IMAGE_STORE_DIR" in result.stderr
     assert "not a usable directory" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def run_intake(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `python -m intake_service` with `env`, expecting it to stop at start."""
+    return subprocess.run(
+        [sys.executable, "-m", "intake_service"],
+        cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "INTAKE_GRPC_PORT": "0", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("value", [" , ", ",", "   "])
+def test_auth_tokens_without_token_stop_intake(
+    service_env: dict[str, str], value: str
+) -> None:
+    result = run_intake({**service_env, "INTAKE_AUTH_TOKENS": value})
+
+    assert result.returncode == 2
+    assert "INTAKE_AUTH_TOKENS" in result.stderr
+    assert "contains no token" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_empty_auth_tokens_turn_auth_off(intake_settings: IntakeSettings) -> None:
+    settings = IntakeSettings.model_validate(
+        {**intake_settings.model_dump(), "intake_auth_tokens": ""}
+    )
+
+    assert settings.intake_auth_tokens is None
+    assert settings.auth_tokens() == []
