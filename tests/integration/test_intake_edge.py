@@ -1,6 +1,5 @@
 """The gRPC edge: status codes, deadlines, health, logging, auth and TLS."""
 
-import datetime
 import hashlib
 import threading
 import uuid
@@ -11,10 +10,6 @@ import grpc
 import psycopg
 import pytest
 import redis
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from psycopg import sql
 from psycopg_pool import ConnectionPool
@@ -24,7 +19,12 @@ from intake_service.server import IntakeServer
 from protos.plants.v1 import plants_pb2, plants_pb2_grpc
 from shared.messaging import QUEUE_NAME
 from tests.conftest import ADMIN_DATABASE_URL, REDIS_URL, IntakeFactory, plant_stub
-from tests.support import DATA_DIR, TcpProxy, wait_until
+from tests.support import (
+    DATA_DIR,
+    TcpProxy,
+    make_self_signed_certificate,
+    wait_until,
+)
 
 FLOWER_JPEG = (DATA_DIR / "flower-sklearn.jpg").read_bytes()
 GRASS_PNG = (DATA_DIR / "grass-texture-gray.png").read_bytes()
@@ -271,35 +271,6 @@ def test_deadline_bounds_wait_for_connection(
     assert count_plants(db_pool, owner_id) == 0
     grass_digest = hashlib.sha256(GRASS_PNG).hexdigest()
     assert not (image_store_dir / grass_digest[:2] / f"{grass_digest}.png").exists()
-
-
-def make_self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 def test_tls_server_accepts_only_tls(
