@@ -19,7 +19,7 @@ from intake_service.authentication import BearerTokenInterceptor
 from intake_service.database_health import DatabaseHealthMonitor
 from intake_service.plant_intake import PlantIntake
 from intake_service.resend_loop import ResendLoop
-from intake_service.servicer import PlantServicer
+from intake_service.servicer import MalformedRequestInterceptor, PlantServicer
 from intake_service.settings import IntakeSettings
 from protos.plants.v1 import plants_pb2, plants_pb2_grpc
 from shared.db import create_pool
@@ -181,7 +181,10 @@ def _build_grpc_server(settings: IntakeSettings) -> grpc.Server:
     # before the handler could name the image limit.
     message_limit = settings.max_image_bytes + MESSAGE_OVERHEAD_BYTES
     tokens = settings.auth_tokens()
-    interceptors = [BearerTokenInterceptor(tokens)] if tokens else []
+    interceptors: list[grpc.ServerInterceptor] = []
+    if tokens:
+        interceptors.append(BearerTokenInterceptor(tokens))
+    interceptors.append(MalformedRequestInterceptor())
     return grpc.server(
         futures.ThreadPoolExecutor(
             max_workers=settings.intake_grpc_threads,

@@ -220,6 +220,27 @@ def test_nul_in_owner_id_invalid(
     assert "owner_id contains a NUL character" in caught.value.details()
 
 
+@pytest.mark.parametrize(
+    ("request_bytes", "expected_words"),
+    [
+        pytest.param(b"\xff\xff\xff", "Wire format was corrupt", id="garbage"),
+        # Field 1 (owner_id), length 2, bytes that are not UTF-8.
+        pytest.param(b"\x0a\x02\xff\xfe", "bad UTF-8", id="invalid-utf8"),
+    ],
+)
+def test_malformed_request_invalid_argument(
+    grpc_channel: grpc.Channel, request_bytes: bytes, expected_words: str
+) -> None:
+    create_plant = grpc_channel.unary_unary("/plants.v1.PlantService/CreatePlant")
+
+    with capture_logs() as logs, pytest.raises(grpc.RpcError) as caught:
+        create_plant(request_bytes, timeout=10)
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert expected_words in caught.value.details()
+    assert finished_codes(logs) == ["INVALID_ARGUMENT"]
+
+
 def finished_codes(logs: list[dict[str, object]]) -> list[object]:
     return [entry["code"] for entry in logs if entry["event"] == "rpc_finished"]
 
