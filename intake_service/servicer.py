@@ -42,7 +42,7 @@ _SERVICE_PREFIX = "/plants.v1.PlantService/"
 
 @dataclass(frozen=True)
 class MalformedRequest:
-    """Stands in for a request whose bytes did not parse as its message type."""
+    """A placeholder for a request whose bytes did not parse as its message type."""
 
     error: str
 
@@ -50,7 +50,7 @@ class MalformedRequest:
 class MalformedRequestInterceptor(grpc.ServerInterceptor):
     """Passes unparsable PlantService requests to the handler as `MalformedRequest`.
 
-    Without it, gRPC answers a request that does not parse (corrupt wire
+    Without it, gRPC ends a request that does not parse (corrupt wire
     format, invalid UTF-8 in a string field) with INTERNAL "Exception
     deserializing request!" before any handler runs, so the call gets the
     wrong code and no `rpc_finished` line.

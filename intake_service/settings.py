@@ -24,8 +24,8 @@ class IntakeSettings(CommonSettings):
     max_image_pixels: int = Field(default=60_000_000, ge=1)
     # How long SIGTERM waits for in-flight calls before cancelling them.
     shutdown_grace_s: float = Field(default=10.0, ge=0)
-    # Comma-separated bearer tokens. Unset or empty means calls need no token;
-    # any other value must contain at least one token.
+    # Comma-separated bearer tokens. Unset or empty means that calls need no
+    # token. Any other value must contain at least one token.
     intake_auth_tokens: SecretStr | None = None
     # PEM files; with both set the server listens with TLS only.
     intake_tls_cert_file: Path | None = None
