@@ -167,6 +167,9 @@ def _check_pixels(width: int, height: int, max_image_pixels: int) -> None:
 
 def _check_complete(pillow_format: str, image_bytes: bytes) -> None:
     tail = image_bytes[-_TRAILER_ALLOWANCE:]
+    # NOTE: a JPEG cut off inside its scan data passes when an end marker was
+    # appended after the cut. Only decoding the scan would tell, and Pillow
+    # then fills the missing rows with grey instead of raising.
     if pillow_format == "JPEG" and _JPEG_EOI not in tail:
         raise InvalidImageError("image is truncated: the JPEG end marker is missing")
     if pillow_format == "PNG" and _PNG_IEND not in tail:

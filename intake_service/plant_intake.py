@@ -57,15 +57,16 @@ class PlantIntake:
     def create_plant(
         self, request: NewPlant, *, deadline: float | None = None
     ) -> PlantRecord:
-        """Validate, store the photo, commit a PENDING plant, then queue it.
+        """Validate, commit a PENDING plant, store the photo, then queue it.
 
-        `deadline` is a `time.monotonic()` instant: once it has passed, no
-        file or row is written and `DeadlineExceededError` is raised. Raises
-        `InvalidRequestError` before anything is written,
+        `deadline` is a `time.monotonic()` instant: once it has passed before
+        the insert, no file or row is written and `DeadlineExceededError` is
+        raised. Raises `InvalidRequestError` before anything is written,
         `IdempotencyKeyReusedError` when the key already created a plant from
         another photo or nickname, and `StorageUnavailableError` when the
-        database is down. A failed send to the queue is logged and left to the
-        re-send loop: the plant is committed, so the call still succeeds.
+        database or the image store is down. A failed send to the queue is
+        logged and left to the re-send loop: the plant is committed, so the
+        call still succeeds.
         """
         _check_text_field("owner_id", request.owner_id, required=True)
         _check_text_field("nickname", request.nickname)
@@ -81,22 +82,20 @@ class PlantIntake:
                 deadline=deadline,
             )
             if existing is not None:
-                return _replay(existing, request)
+                digest = hashlib.sha256(request.image_bytes).hexdigest()
+                return _replay(existing, request, digest)
 
         image = validate_image(
             request.image_bytes,
             max_image_bytes=self.max_image_bytes,
             max_image_pixels=self.max_image_pixels,
         )
-        _check_deadline(deadline)
-        try:
-            image_path = self.image_store.save(
-                request.image_bytes, image.image_format.extension
-            )
-        except OSError as exc:
-            log.error("image_store_failed", error=str(exc))
-            msg = "image store is unavailable, retry later"
-            raise StorageUnavailableError(msg) from exc
+        # The key depends only on the bytes, so the row can name the file
+        # before it exists. Only the call whose insert created the row writes
+        # the file, so a failed insert or a lost idempotency race leaves none.
+        image_path = ImageStore.key_for(
+            request.image_bytes, image.image_format.extension
+        )
         plant, created = self._run_sql(
             plant_repository.insert_plant,
             owner_id=request.owner_id,
@@ -107,11 +106,12 @@ class PlantIntake:
             deadline=deadline,
         )
         if not created:
-            # NOTE: when the racing calls sent different photos, the loser's
-            # stored file is referenced by no plant and stays on disk.
-            return _replay(plant, request)
+            return _replay(plant, request, digest_of_key(image_path))
 
         structlog.contextvars.bind_contextvars(plant_id=str(plant.id))
+        self._write_image(plant.id, image_path, request.image_bytes)
+        # Sent only after the write, so a worker never gets a plant whose
+        # file does not exist yet.
         message_id = self._send(plant.id, image_path)
         log.info(
             "plant_created",
@@ -138,6 +138,33 @@ class PlantIntake:
             msg = f"plant {plant_id} not found"
             raise PlantNotFoundError(msg)
         return plant
+
+    def _write_image(
+        self, plant_id: uuid.UUID, image_path: str, image_bytes: bytes
+    ) -> None:
+        """Store the photo of a just-committed plant, or delete the plant again.
+
+        Raises `StorageUnavailableError` when the write fails. NOTE: a
+        concurrent call with the same idempotency key may already have
+        returned the deleted plant's id, which then gets NOT_FOUND.
+        """
+        try:
+            self.image_store.write(image_path, image_bytes)
+        except OSError as exc:
+            log.error("image_store_failed", image_path=image_path, error=str(exc))
+            write_error = exc
+        else:
+            return
+        try:
+            plant_repository.delete_pending_plant(self.pool, plant_id)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            # NOTE: the plant stays PENDING without its file. The re-send loop
+            # sends it a lease later, and the worker fails it as IMAGE_MISSING.
+            log.error(
+                "plant_delete_failed", reason="image_store_failed", error=str(exc)
+            )
+        msg = "image store is unavailable, retry later"
+        raise StorageUnavailableError(msg) from write_error
 
     def _send(self, plant_id: uuid.UUID, image_path: str) -> str | None:
         """Send the plant's message; return its id, or None when the send failed.
@@ -185,14 +212,14 @@ class PlantIntake:
             raise StorageUnavailableError(msg) from exc
 
 
-def _replay(plant: PlantRecord, request: NewPlant) -> PlantRecord:
+def _replay(plant: PlantRecord, request: NewPlant, image_digest: str) -> PlantRecord:
     """Return the plant an earlier call with the same key created.
 
-    Raises `IdempotencyKeyReusedError` when the request differs from the one
-    that created it, because returning that plant would hide the new photo.
+    `image_digest` is the SHA-256 hex digest of the request's photo. Raises
+    `IdempotencyKeyReusedError` when the request differs from the one that
+    created it, because returning that plant would hide the new photo.
     """
-    digest = hashlib.sha256(request.image_bytes).hexdigest()
-    if digest != digest_of_key(plant.original_image_path):
+    if image_digest != digest_of_key(plant.original_image_path):
         msg = (
             f"idempotency key {request.idempotency_key!r} already created plant "
             f"{plant.id} from a different image: use a new key for a new plant"

@@ -38,6 +38,13 @@ _SELECT_BY_ID = f"""
     WHERE id = %(id)s
 """
 
+# The status condition spares a plant that a worker has claimed, which can
+# happen only when the re-send loop sent it while the photo was being written.
+_DELETE_PENDING_PLANT = """
+    DELETE FROM plants
+    WHERE id = %(id)s AND ai_processing_status = 'PENDING'
+"""
+
 _MARK_MESSAGE_UNSENT = """
     UPDATE plants
     SET message_sent_at = NULL
@@ -112,6 +119,12 @@ def get_plant(
         cursor = conn.cursor(row_factory=class_row(PlantRecord))
         cursor.execute(_SELECT_BY_ID, {"id": plant_id})
         return cursor.fetchone()
+
+
+def delete_pending_plant(pool: ConnectionPool, plant_id: uuid.UUID) -> None:
+    """Delete a PENDING plant whose photo could not be stored."""
+    with pool.connection() as conn:
+        conn.execute(_DELETE_PENDING_PLANT, {"id": plant_id})
 
 
 def mark_message_unsent(pool: ConnectionPool, plant_id: uuid.UUID) -> None:

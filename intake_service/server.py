@@ -2,6 +2,7 @@
 
 import os
 import signal
+import ssl
 import sys
 import threading
 from concurrent import futures
@@ -18,7 +19,7 @@ from intake_service.authentication import BearerTokenInterceptor
 from intake_service.database_health import DatabaseHealthMonitor
 from intake_service.plant_intake import PlantIntake
 from intake_service.resend_loop import ResendLoop
-from intake_service.servicer import PlantServicer
+from intake_service.servicer import MalformedRequestInterceptor, PlantServicer
 from intake_service.settings import IntakeSettings
 from protos.plants.v1 import plants_pb2, plants_pb2_grpc
 from shared.db import create_pool
@@ -93,8 +94,9 @@ class IntakeStartupError(Exception):
 def build_server(settings: IntakeSettings) -> IntakeServer:
     """Build and start the server on the configured address; open its resources.
 
-    Raises `IntakeStartupError` when the image store directory is unusable or
-    the address cannot be bound.
+    Raises `IntakeStartupError` when the image store directory is unusable,
+    the TLS certificate and key are not a usable pair, or the address cannot
+    be bound.
     """
     image_store_dir = Path(settings.image_store_dir)
     try:
@@ -104,10 +106,11 @@ def build_server(settings: IntakeSettings) -> IntakeServer:
             f"IMAGE_STORE_DIR {str(image_store_dir)!r} is not a usable directory: {exc}"
         )
         raise IntakeStartupError(msg) from exc
+    credentials = _load_tls_credentials(settings)
     server = _build_grpc_server(settings)
     address = f"{settings.intake_grpc_host}:{settings.intake_grpc_port}"
     try:
-        port = _add_port(server, address, settings)
+        port = _add_port(server, address, credentials)
     except RuntimeError as exc:
         msg = (
             f"cannot listen on {address}: the port is in use or the host is "
@@ -178,7 +181,10 @@ def _build_grpc_server(settings: IntakeSettings) -> grpc.Server:
     # before the handler could name the image limit.
     message_limit = settings.max_image_bytes + MESSAGE_OVERHEAD_BYTES
     tokens = settings.auth_tokens()
-    interceptors = [BearerTokenInterceptor(tokens)] if tokens else []
+    interceptors: list[grpc.ServerInterceptor] = []
+    if tokens:
+        interceptors.append(BearerTokenInterceptor(tokens))
+    interceptors.append(MalformedRequestInterceptor())
     return grpc.server(
         futures.ThreadPoolExecutor(
             max_workers=settings.intake_grpc_threads,
@@ -195,17 +201,55 @@ def _build_grpc_server(settings: IntakeSettings) -> grpc.Server:
     )
 
 
-def _add_port(server: grpc.Server, address: str, settings: IntakeSettings) -> int:
-    if settings.intake_tls_cert_file is None or settings.intake_tls_key_file is None:
+def _load_tls_credentials(settings: IntakeSettings) -> grpc.ServerCredentials | None:
+    """Read and check the TLS certificate and key; return None without TLS.
+
+    gRPC accepts any bytes here and fails only when it binds the port, with
+    an error that does not name the cause. The same pair is therefore loaded
+    with the `ssl` module first, which reports what is wrong with which file.
+    """
+    cert_file = settings.intake_tls_cert_file
+    key_file = settings.intake_tls_key_file
+    if cert_file is None or key_file is None:
+        return None
+    cert_bytes = _read_tls_file("INTAKE_TLS_CERT_FILE", cert_file)
+    key_bytes = _read_tls_file("INTAKE_TLS_KEY_FILE", key_file)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_verify_locations(cafile=cert_file)
+    except ssl.SSLError as exc:
+        msg = (
+            f"INTAKE_TLS_CERT_FILE {str(cert_file)!r} contains no valid PEM "
+            f"certificate: {exc}"
+        )
+        raise IntakeStartupError(msg) from exc
+    try:
+        # The callback makes an encrypted key fail here instead of prompting
+        # for a password on the terminal.
+        context.load_cert_chain(cert_file, key_file, password=lambda: b"")
+    except ssl.SSLError as exc:
+        msg = (
+            f"INTAKE_TLS_KEY_FILE {str(key_file)!r} is not the unencrypted PEM "
+            f"private key of the certificate in INTAKE_TLS_CERT_FILE "
+            f"{str(cert_file)!r}: {exc}"
+        )
+        raise IntakeStartupError(msg) from exc
+    return grpc.ssl_server_credentials([(key_bytes, cert_bytes)])
+
+
+def _read_tls_file(variable: str, path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        msg = f"{variable} {str(path)!r} cannot be read: {exc.strerror or exc}"
+        raise IntakeStartupError(msg) from exc
+
+
+def _add_port(
+    server: grpc.Server, address: str, credentials: grpc.ServerCredentials | None
+) -> int:
+    if credentials is None:
         return server.add_insecure_port(address)
-    credentials = grpc.ssl_server_credentials(
-        [
-            (
-                settings.intake_tls_key_file.read_bytes(),
-                settings.intake_tls_cert_file.read_bytes(),
-            )
-        ]
-    )
     return server.add_secure_port(address, credentials)
 
 

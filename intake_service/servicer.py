@@ -4,10 +4,12 @@ import functools
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
 import structlog
+from google.protobuf.message import DecodeError
 
 from intake_service.plant_intake import NewPlant, PlantIntake
 from intake_service.plant_mapping import plant_to_proto
@@ -35,6 +37,56 @@ _ERROR_STATUS: list[tuple[type[DomainError], grpc.StatusCode]] = [
 
 RequestT = TypeVar("RequestT")
 
+_SERVICE_PREFIX = "/plants.v1.PlantService/"
+
+
+@dataclass(frozen=True)
+class MalformedRequest:
+    """A placeholder for a request whose bytes did not parse as its message type."""
+
+    error: str
+
+
+class MalformedRequestInterceptor(grpc.ServerInterceptor):
+    """Passes unparsable PlantService requests to the handler as `MalformedRequest`.
+
+    Without it, gRPC ends a request that does not parse (corrupt wire
+    format, invalid UTF-8 in a string field) with INTERNAL "Exception
+    deserializing request!" before any handler runs, so the call gets the
+    wrong code and no `rpc_finished` line.
+    """
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if (
+            handler is None
+            or handler.unary_unary is None
+            or handler.request_deserializer is None
+            or not handler_call_details.method.startswith(_SERVICE_PREFIX)
+        ):
+            return handler
+        return grpc.unary_unary_rpc_method_handler(
+            handler.unary_unary,
+            request_deserializer=_tolerant(handler.request_deserializer),
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _tolerant(
+    deserializer: Callable[[bytes], Any],
+) -> Callable[[bytes], Any]:
+    def deserialize(request_bytes: bytes) -> Any:
+        try:
+            return deserializer(request_bytes)
+        except DecodeError as exc:
+            return MalformedRequest(str(exc))
+
+    return deserialize
+
 
 def _rpc_edge(
     method: Callable[[Any, RequestT, grpc.ServicerContext], plants_pb2.Plant],
@@ -51,6 +103,9 @@ def _rpc_edge(
         code = grpc.StatusCode.OK
         self.calls_in_progress.add(threading.get_ident())
         try:
+            if isinstance(request, MalformedRequest):
+                msg = f"invalid request: {request.error}"
+                raise InvalidRequestError(msg)
             reply = method(self, request, context)
         except DomainError as exc:
             code = _status_for(exc)

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shared.settings import CommonSettings
 
@@ -24,7 +24,8 @@ class IntakeSettings(CommonSettings):
     max_image_pixels: int = Field(default=60_000_000, ge=1)
     # How long SIGTERM waits for in-flight calls before cancelling them.
     shutdown_grace_s: float = Field(default=10.0, ge=0)
-    # Comma-separated bearer tokens; empty means calls need no token.
+    # Comma-separated bearer tokens. Unset or empty means that calls need no
+    # token. Any other value must contain at least one token.
     intake_auth_tokens: SecretStr | None = None
     # PEM files; with both set the server listens with TLS only.
     intake_tls_cert_file: Path | None = None
@@ -40,6 +41,21 @@ class IntakeSettings(CommonSettings):
     # Redis fails within a call instead of hanging it.
     redis_timeout_s: float = Field(default=2.0, gt=0)
 
+    @field_validator("intake_auth_tokens")
+    @classmethod
+    def _check_auth_tokens(cls, value: SecretStr | None) -> SecretStr | None:
+        # Compose passes an unset variable as an empty string, but a value
+        # such as " , " is a mistake that would silently turn auth off.
+        if value is None or value.get_secret_value() == "":
+            return None
+        if not _split_tokens(value.get_secret_value()):
+            msg = (
+                "contains no token: give comma-separated bearer tokens, "
+                "or leave it unset to turn authentication off"
+            )
+            raise ValueError(msg)
+        return value
+
     @model_validator(mode="after")
     def _check_tls_pair(self) -> Self:
         if (self.intake_tls_cert_file is None) != (self.intake_tls_key_file is None):
@@ -51,5 +67,9 @@ class IntakeSettings(CommonSettings):
         """Return the accepted bearer tokens; an empty list turns auth off."""
         if self.intake_auth_tokens is None:
             return []
-        tokens = self.intake_auth_tokens.get_secret_value().split(",")
-        return [token.strip() for token in tokens if token.strip()]
+        return _split_tokens(self.intake_auth_tokens.get_secret_value())
+
+
+def _split_tokens(value: str) -> list[str]:
+    tokens = (token.strip() for token in value.split(","))
+    return [token for token in tokens if token]

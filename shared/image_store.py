@@ -25,17 +25,28 @@ class ImageStore:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
 
-    def save(self, image_bytes: bytes, extension: str) -> str:
-        """Store the photo and return its key, such as `ab/ab12….jpg`.
-
-        The write is atomic: readers see the whole file or no file. Saving the
-        same bytes twice returns the same key and writes once.
-        """
+    @staticmethod
+    def key_for(image_bytes: bytes, extension: str) -> str:
+        """Return the key that `save` stores these bytes under, writing nothing."""
         digest = hashlib.sha256(image_bytes).hexdigest()
-        key = f"{digest[:2]}/{digest}.{extension}"
+        return f"{digest[:2]}/{digest}.{extension}"
+
+    def save(self, image_bytes: bytes, extension: str) -> str:
+        """Store the photo and return its key, such as `ab/ab12….jpg`."""
+        key = self.key_for(image_bytes, extension)
+        self.write(key, image_bytes)
+        return key
+
+    def write(self, key: str, image_bytes: bytes) -> None:
+        """Store the photo under `key`, which `key_for` returned for these bytes.
+
+        The write is atomic: readers see the whole file or no file. When the
+        key already has a file, nothing is written, so identical uploads share
+        one file. Raises `OSError` when the file cannot be written.
+        """
         path = self.path_for(key)
         if path.exists():
-            return key
+            return
 
         path.parent.mkdir(parents=True, exist_ok=True)
         # A temporary file in the same directory makes os.replace atomic.
@@ -53,7 +64,6 @@ class ImageStore:
             Path(temporary_name).unlink(missing_ok=True)
             raise
         _fsync_directory(path.parent)
-        return key
 
     def path_for(self, key: str) -> Path:
         """Return the file path of `key`; raise `ImageKeyError` for a foreign key."""

@@ -1,6 +1,6 @@
 """The gRPC edge: status codes, deadlines, health, logging, auth and TLS."""
 
-import datetime
+import hashlib
 import threading
 import uuid
 from collections.abc import Iterator
@@ -9,10 +9,7 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from psycopg import sql
 from psycopg_pool import ConnectionPool
@@ -20,8 +17,14 @@ from structlog.testing import capture_logs
 
 from intake_service.server import IntakeServer
 from protos.plants.v1 import plants_pb2, plants_pb2_grpc
-from tests.conftest import ADMIN_DATABASE_URL, IntakeFactory, plant_stub
-from tests.support import DATA_DIR, TcpProxy, wait_until
+from shared.messaging import QUEUE_NAME
+from tests.conftest import ADMIN_DATABASE_URL, REDIS_URL, IntakeFactory, plant_stub
+from tests.support import (
+    DATA_DIR,
+    TcpProxy,
+    make_self_signed_certificate,
+    wait_until,
+)
 
 FLOWER_JPEG = (DATA_DIR / "flower-sklearn.jpg").read_bytes()
 GRASS_PNG = (DATA_DIR / "grass-texture-gray.png").read_bytes()
@@ -59,6 +62,14 @@ def count_plants(db_pool: ConnectionPool, owner_id: str) -> int:
     return int(row[0])
 
 
+def queued_messages(queue_namespace: str) -> int:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return int(client.hlen(f"{queue_namespace}:{QUEUE_NAME}.msgs"))
+    finally:
+        client.close()
+
+
 def create_request(owner_id: str = "owner-1") -> plants_pb2.CreatePlantRequest:
     return plants_pb2.CreatePlantRequest(owner_id=owner_id, image=FLOWER_JPEG)
 
@@ -87,6 +98,51 @@ def test_database_outage_reported_by_health_and_calls(
     assert during.value.code() == grpc.StatusCode.UNAVAILABLE
     assert during.value.details() == "database is unavailable, retry later"
     assert after.status == plants_pb2.PROCESSING_STATUS_PENDING
+
+
+def stored_files(image_store_dir: Path) -> list[Path]:
+    return [path for path in image_store_dir.rglob("*") if path.is_file()]
+
+
+def test_database_down_leaves_no_file(
+    start_intake: IntakeFactory,
+    database_proxy: tuple[TcpProxy, str],
+    image_store_dir: Path,
+) -> None:
+    proxy, proxied_url = database_proxy
+    proxy.cut()
+    server = start_intake(database_url=proxied_url, db_pool_timeout_s=1)
+    channel, stub = plant_stub(server)
+
+    with channel, pytest.raises(grpc.RpcError) as caught:
+        stub.CreatePlant(create_request(), timeout=10)
+
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert stored_files(image_store_dir) == []
+
+
+def test_failed_image_write_removes_plant(
+    grpc_stub: plants_pb2_grpc.PlantServiceStub,
+    db_pool: ConnectionPool,
+    image_store_dir: Path,
+    queue_namespace: str,
+) -> None:
+    """A photo that cannot be written after the insert takes its row away again."""
+    owner_id = f"owner-{uuid.uuid4()}"
+    # A file where the photo's shard directory belongs makes the write fail.
+    shard = hashlib.sha256(FLOWER_JPEG).hexdigest()[:2]
+    (image_store_dir / shard).write_bytes(b"")
+
+    with capture_logs() as logs, pytest.raises(grpc.RpcError) as caught:
+        grpc_stub.CreatePlant(create_request(owner_id), timeout=10)
+
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert caught.value.details() == "image store is unavailable, retry later"
+    assert count_plants(db_pool, owner_id) == 0
+    assert queued_messages(queue_namespace) == 0
+    events = [entry["event"] for entry in logs]
+    assert "image_store_failed" in events
+    assert "plant_created" not in events
 
 
 def test_database_down_at_start_not_serving(
@@ -164,6 +220,27 @@ def test_nul_in_owner_id_invalid(
     assert "owner_id contains a NUL character" in caught.value.details()
 
 
+@pytest.mark.parametrize(
+    ("request_bytes", "expected_words"),
+    [
+        pytest.param(b"\xff\xff\xff", "Wire format was corrupt", id="garbage"),
+        # Field 1 (owner_id), length 2, bytes that are not UTF-8.
+        pytest.param(b"\x0a\x02\xff\xfe", "bad UTF-8", id="invalid-utf8"),
+    ],
+)
+def test_malformed_request_invalid_argument(
+    grpc_channel: grpc.Channel, request_bytes: bytes, expected_words: str
+) -> None:
+    create_plant = grpc_channel.unary_unary("/plants.v1.PlantService/CreatePlant")
+
+    with capture_logs() as logs, pytest.raises(grpc.RpcError) as caught:
+        create_plant(request_bytes, timeout=10)
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert expected_words in caught.value.details()
+    assert finished_codes(logs) == ["INVALID_ARGUMENT"]
+
+
 def finished_codes(logs: list[dict[str, object]]) -> list[object]:
     return [entry["code"] for entry in logs if entry["event"] == "rpc_finished"]
 
@@ -172,6 +249,7 @@ def test_deadline_bounds_wait_for_connection(
     start_intake: IntakeFactory,
     database_proxy: tuple[TcpProxy, str],
     db_pool: ConnectionPool,
+    image_store_dir: Path,
 ) -> None:
     """A call whose deadline passes while it waits for a connection writes nothing.
 
@@ -212,35 +290,8 @@ def test_deadline_bounds_wait_for_connection(
     assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert finished_codes(logs) == ["DEADLINE_EXCEEDED", "OK"]
     assert count_plants(db_pool, owner_id) == 0
-
-
-def make_self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+    grass_digest = hashlib.sha256(GRASS_PNG).hexdigest()
+    assert not (image_store_dir / grass_digest[:2] / f"{grass_digest}.png").exists()
 
 
 def test_tls_server_accepts_only_tls(

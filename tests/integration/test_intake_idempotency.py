@@ -12,7 +12,7 @@ from psycopg_pool import ConnectionPool
 from protos.plants.v1 import plants_pb2, plants_pb2_grpc
 from shared.messaging import QUEUE_NAME
 from tests.conftest import REDIS_URL
-from tests.support import DATA_DIR
+from tests.support import DATA_DIR, make_png
 
 FLOWER_JPEG = (DATA_DIR / "flower-sklearn.jpg").read_bytes()
 WEBP_PHOTO = (DATA_DIR / "webp-flower-frangipani.webp").read_bytes()
@@ -32,6 +32,15 @@ def plant_ids(db_pool: ConnectionPool, owner_id: str) -> list[str]:
             "SELECT id FROM plants WHERE owner_id = %s", (owner_id,)
         ).fetchall()
     return [str(plant_id) for (plant_id,) in rows]
+
+
+def image_path_of(db_pool: ConnectionPool, plant_id: str) -> str:
+    with db_pool.connection() as conn:
+        row = conn.execute(
+            "SELECT original_image_path FROM plants WHERE id = %s", (plant_id,)
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def create_request(
@@ -69,6 +78,43 @@ def test_concurrent_calls_create_one_plant(
     assert len({reply.id for reply in replies}) == 1
     assert plant_ids(db_pool, owner_id) == [replies[0].id]
     assert len([path for path in image_store_dir.rglob("*") if path.is_file()]) == 1
+    assert queued_message_count(queue_namespace) == 1
+
+
+def test_concurrent_calls_other_photos_one_file(
+    grpc_stub: plants_pb2_grpc.PlantServiceStub,
+    db_pool: ConnectionPool,
+    image_store_dir: Path,
+    queue_namespace: str,
+) -> None:
+    """Racing calls with one key and different photos store only the winner's."""
+    owner_id = f"owner-{uuid.uuid4()}"
+    callers = 20
+    barrier = threading.Barrier(callers)
+    replies: list[plants_pb2.Plant] = []
+    codes: list[grpc.StatusCode] = []
+
+    def call(index: int) -> None:
+        request = create_request(owner_id, "retry-1", image=make_png(index))
+        barrier.wait()
+        try:
+            replies.append(grpc_stub.CreatePlant(request, timeout=10))
+        except grpc.RpcError as exc:
+            codes.append(exc.code())
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert len(replies) == 1
+    assert codes == [grpc.StatusCode.ALREADY_EXISTS] * (callers - 1)
+    assert plant_ids(db_pool, owner_id) == [replies[0].id]
+    stored = [path for path in image_store_dir.rglob("*") if path.is_file()]
+    assert [path.relative_to(image_store_dir).as_posix() for path in stored] == [
+        image_path_of(db_pool, replies[0].id)
+    ]
     assert queued_message_count(queue_namespace) == 1
 
 
