@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ai_worker.failures import InvalidModelOutputError
+from shared.errors import describe_validation_error
 from shared.plant import FailureCode
 from shared.plant_data import ModelReply
 
@@ -40,7 +41,8 @@ def parse_model_reply(text: str) -> ModelReply:
         return ModelReply.model_validate(document)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            f"{'.'.join(str(part) for part in error['loc']) or 'reply'}: "
+            f"{describe_validation_error(error)}"
             for error in exc.errors()[:5]
         )
         msg = f"model output does not match the schema: {problems}"

@@ -11,6 +11,8 @@
 Messages start lower-case, name the offending value and say what was expected.
 """
 
+from pydantic_core import ErrorDetails
+
 
 class DomainError(Exception):
     """Root of the errors this product raises on purpose."""
@@ -38,3 +40,8 @@ class DeadlineExceededError(DomainError):
 
 class StorageUnavailableError(DomainError):
     """PostgreSQL or the image store cannot be reached; the call may be retried."""
+
+
+def describe_validation_error(error: ErrorDetails) -> str:
+    """Return a pydantic error's message without its "Value error, " prefix."""
+    return error["msg"].removeprefix("Value error, ")

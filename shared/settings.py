@@ -10,6 +10,7 @@ from typing import TypeVar
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.errors import describe_validation_error
 from shared.messaging import (
     DEFAULT_HEARTBEAT_TIMEOUT_MS,
     DEFAULT_MAINTENANCE_CHANCE,
@@ -80,9 +81,11 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
             variable = "_".join(str(part) for part in error["loc"]).upper()
             if not variable:
                 # A rule across several settings names them in its message.
-                problems.append(f"invalid settings: {error['msg']}")
+                problems.append(f"invalid settings: {describe_validation_error(error)}")
             elif error["type"] == "missing":
                 problems.append(f"missing required setting {variable}")
             else:
-                problems.append(f"invalid setting {variable}: {error['msg']}")
+                problems.append(
+                    f"invalid setting {variable}: {describe_validation_error(error)}"
+                )
         raise SettingsError("; ".join(problems)) from None

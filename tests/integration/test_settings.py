@@ -83,5 +83,5 @@ def test_empty_api_key_is_rejected(
     with pytest.raises(SettingsError) as caught:
         load_settings(WorkerSettings)
 
-    assert "invalid setting GEMINI_API_KEY" in str(caught.value)
-    assert "is empty" in str(caught.value)
+    assert "invalid setting GEMINI_API_KEY: is empty" in str(caught.value)
+    assert "Value error" not in str(caught.value)

@@ -90,4 +90,7 @@ def test_plant_verdict_without_care_is_invalid() -> None:
     with pytest.raises(InvalidModelOutputError) as caught:
         parse_model_reply(text)
 
-    assert "plant is null although is_plant is true" in caught.value.message
+    assert caught.value.message == (
+        "model output does not match the schema: "
+        "reply: plant is null although is_plant is true"
+    )
