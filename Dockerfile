@@ -26,7 +26,7 @@ CMD ["python", "-m", "intake_service"]
 FROM base AS worker
 # Exec form, so SIGTERM reaches Dramatiq, which lets in-flight plants finish
 # within --worker-shutdown-timeout (milliseconds).
-CMD ["dramatiq", "ai_worker.actors", "--processes", "1", "--threads", "16", "--worker-shutdown-timeout", "45000"]
+CMD ["dramatiq", "ai_worker.actors", "--processes", "1", "--threads", "16", "--worker-shutdown-timeout", "70000"]
 
 FROM base AS emulator
 EXPOSE 18080

@@ -138,3 +138,20 @@ def test_installed_package_migrates_outside_source_tree(
     assert "gemini_emulator/__main__.py" in names
     assert result.returncode == 0, result.stderr
     assert '"migrations_up_to_date"' in result.stderr
+
+
+def test_worker_stops_within_its_grace_period(compose: dict) -> None:
+    shutdown_ms = int(
+        re.search(r'"--worker-shutdown-timeout", "(\d+)"', DOCKERFILE).group(1)
+    )
+    grace = compose["services"]["worker"]["stop_grace_period"]
+    # The parser normalises durations to Go's form, such as "1m20s".
+    unit_s = {"h": 3600, "m": 60, "s": 1}
+    grace_s = sum(
+        int(amount) * unit_s[unit]
+        for amount, unit in re.findall(r"(\d+)([hms])", grace)
+    )
+
+    # The default time limit per message is GEMINI_TIMEOUT_S (30) + 30 s.
+    assert shutdown_ms > 60_000
+    assert grace_s * 1000 > shutdown_ms
