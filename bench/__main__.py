@@ -8,6 +8,7 @@ baseline measured in the same run, and everything is stopped at the end.
 import argparse
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -55,6 +56,10 @@ def print_load(label: str) -> None:
     print(f"{label}: {one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min)", flush=True)
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -71,6 +76,9 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    # SIGTERM (a `timeout`, a cancelled CI job) ends the run like Ctrl-C, so
+    # the stack stops its processes and drops its database and keys.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     started = time.monotonic()
     describe_machine()
     with Stack() as stack:

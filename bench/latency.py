@@ -63,12 +63,16 @@ def measure(
         if counts.get("PENDING", 0) + counts.get("PROCESSING", 0) == 0:
             break
         time.sleep(0.1)
-    rows = stack.db.execute(
-        """
+    rows = (
+        stack.connection()
+        .execute(
+            """
         SELECT id::text, EXTRACT(EPOCH FROM updated_at)::float8
         FROM plants WHERE ai_processing_status = 'COMPLETED'
         """
-    ).fetchall()
+        )
+        .fetchall()
+    )
     overheads_ms = [
         (completed_at - returned_at[plant_id] - delay_s) * 1000
         for plant_id, completed_at in rows

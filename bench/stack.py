@@ -1,9 +1,9 @@
 """Processes and data of one benchmark run: database, queue, emulator, services.
 
-Everything listens on loopback ports picked at run time. The run uses its own
-database (`plants_bench`, created and migrated if missing), its own Redis key
-namespace and its own image directory under `.bench/`, and removes its Redis
-keys and photos when it stops.
+Everything listens on loopback ports picked at run time. The run creates its
+own database (`plants_bench_<run id>`), Redis key namespace and image directory
+under `.bench/`, so two runs on one machine do not disturb each other, and
+removes all three when it stops.
 """
 
 import os
@@ -31,7 +31,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Logs and photos of a run; BENCH_RUN_DIR moves them, for example for tests.
 RUN_DIR = Path(os.environ.get("BENCH_RUN_DIR", REPO_ROOT / ".bench"))
 BIN = Path(sys.executable).parent
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/plants_bench"
+# The server on which each run creates, then drops, its own database.
+DEFAULT_ADMIN_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 EMULATOR_API_KEY = "bench-key"
 
@@ -112,39 +113,50 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def ensure_database(database_url: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(database_url).get("dbname")
-    admin_url = psycopg.conninfo.make_conninfo(database_url, dbname="postgres")
+def create_database(admin_url: str, name: str) -> str:
+    """Create database `name` on the server of admin_url and return its URL."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
-        ).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return psycopg.conninfo.make_conninfo(admin_url, dbname=name)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)
+            )
+        )
 
 
 class Stack:
     """The shared pieces of one benchmark run, and factories for its services."""
 
     def __init__(self) -> None:
-        RUN_DIR.mkdir(parents=True, exist_ok=True)
-        self.database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+        self.admin_database_url = os.environ.get(
+            "BENCH_DATABASE_ADMIN_URL", DEFAULT_ADMIN_DATABASE_URL
+        )
         self.redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
         run_id = uuid.uuid4().hex[:8]
+        self.database_name = f"plants_bench_{run_id}"
+        self.database_url = ""
         self.namespace = f"plants-bench-{run_id}"
         self.image_store_dir = RUN_DIR / f"images-{run_id}"
-        self.image_store_dir.mkdir(exist_ok=True)
         self.image_store = ImageStore(self.image_store_dir)
         self.redis = redis.Redis.from_url(self.redis_url)
+        self.db: psycopg.Connection | None = None
         self._children: list[Child] = []
         self.emulator: Child | None = None
         self.emulator_url = ""
 
     def __enter__(self) -> "Stack":
-        ensure_database(self.database_url)
-        migrate(self.database_url)
-        self.db = psycopg.connect(self.database_url, autocommit=True)
         try:
+            self.image_store_dir.mkdir(parents=True, exist_ok=True)
+            self.database_url = create_database(
+                self.admin_database_url, self.database_name
+            )
+            migrate(self.database_url)
+            self.db = psycopg.connect(self.database_url, autocommit=True)
             self._start_emulator()
         except BaseException:
             self.__exit__()
@@ -169,12 +181,26 @@ class Stack:
         self.emulator_control = EmulatorControl(self.emulator_url)
 
     def __exit__(self, *exc_info: object) -> None:
+        # Each step runs even when an earlier one fails, so that a broken
+        # Redis or database does not leave processes or files behind.
         for child in reversed(self._children):
             child.stop()
-        self.reset_data()
         shutil.rmtree(self.image_store_dir, ignore_errors=True)
-        self.db.close()
-        self.redis.close()
+        if self.db is not None:
+            self.db.close()
+        try:
+            self._delete_redis_keys()
+        except redis.RedisError as exc:
+            print(f"bench: could not delete Redis keys: {exc}", file=sys.stderr)
+        finally:
+            self.redis.close()
+        try:
+            drop_database(self.admin_database_url, self.database_name)
+        except psycopg.Error as exc:
+            print(
+                f"bench: could not drop database {self.database_name}: {exc}",
+                file=sys.stderr,
+            )
 
     def env(self, **overrides: str) -> dict[str, str]:
         """Return the environment of a service started by this run."""
@@ -237,17 +263,31 @@ class Stack:
         return int(self.redis.hlen(f"{self.namespace}:{queue_name}.msgs"))
 
     def reset_data(self) -> None:
-        """Delete this run's plants, photos and Redis keys."""
-        if not self.db.closed:
-            self.db.execute("TRUNCATE plants")
+        """Delete this run's plants, photos and Redis keys between benchmarks.
+
+        The database is this run's own, so emptying its table touches no one
+        else's data.
+        """
+        self.connection().execute("TRUNCATE plants")
         for path in self.image_store_dir.glob("*/*"):
             path.unlink()
+        self._delete_redis_keys()
+
+    def _delete_redis_keys(self) -> None:
         keys = list(self.redis.scan_iter(f"{self.namespace}:*", count=1000))
         for start in range(0, len(keys), 1000):
             self.redis.delete(*keys[start : start + 1000])
 
+    def connection(self) -> psycopg.Connection:
+        if self.db is None:
+            msg = "the benchmark stack is not started"
+            raise RuntimeError(msg)
+        return self.db
+
     def status_counts(self) -> dict[str, int]:
-        rows = self.db.execute(
-            "SELECT ai_processing_status, count(*) FROM plants GROUP BY 1"
-        ).fetchall()
+        rows = (
+            self.connection()
+            .execute("SELECT ai_processing_status, count(*) FROM plants GROUP BY 1")
+            .fetchall()
+        )
         return {status: count for status, count in rows}

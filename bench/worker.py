@@ -38,24 +38,32 @@ class DrainResult:
 def seed_plants(stack: Stack, image_bytes: bytes, count: int) -> list[uuid.UUID]:
     """Store one photo and insert `count` PENDING plants that point to it."""
     key = stack.image_store.save(image_bytes, "jpg")
-    rows = stack.db.execute(
-        """
+    rows = (
+        stack.connection()
+        .execute(
+            """
         INSERT INTO plants (id, owner_id, original_image_path, image_content_type,
                             message_sent_at)
         SELECT gen_random_uuid(), 'bench', %s, 'image/jpeg', now()
         FROM generate_series(1, %s)
         RETURNING id
         """,
-        (key, count),
-    ).fetchall()
+            (key, count),
+        )
+        .fetchall()
+    )
     return [row[0] for row in rows]
 
 
 def queue_plants(stack: Stack, plant_ids: list[uuid.UUID]) -> None:
     broker = create_broker(stack.redis_url, namespace=stack.namespace)
-    key = stack.db.execute(
-        "SELECT original_image_path FROM plants WHERE id = %s", (plant_ids[0],)
-    ).fetchone()[0]
+    key = (
+        stack.connection()
+        .execute(
+            "SELECT original_image_path FROM plants WHERE id = %s", (plant_ids[0],)
+        )
+        .fetchone()[0]
+    )
     for plant_id in plant_ids:
         send_plant_message(broker, plant_id, key)
     broker.close()

@@ -1,20 +1,19 @@
 """`python -m bench --quick` still runs every benchmark and prints its table.
 
 Only that the scripts work is checked: the machine is shared, so no timing
-is asserted.
+is asserted. The runs also leave no database, Redis key or photo behind.
 """
 
 import os
+import signal
 import subprocess
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from tests.conftest import ADMIN_DATABASE_URL, REDIS_URL
-from tests.support import REPO_ROOT, VENV_BIN
+from tests.support import REPO_ROOT, VENV_BIN, wait_until
 
 TABLE_TITLES = [
     "### 1. Intake",
@@ -24,35 +23,37 @@ TABLE_TITLES = [
 ]
 
 
+def bench_env(run_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "BENCH_DATABASE_ADMIN_URL": ADMIN_DATABASE_URL,
+        "BENCH_REDIS_URL": REDIS_URL,
+        "BENCH_RUN_DIR": str(run_dir),
+    }
+
+
+def bench_databases() -> set[str]:
+    with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'plants_bench_%'"
+        ).fetchall()
+    return {name for (name,) in rows}
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_quick_bench_prints_every_table(tmp_path: Path) -> None:
-    database = f"plants_bench_test_{uuid.uuid4().hex[:12]}"
-    env = {
-        **os.environ,
-        "BENCH_DATABASE_URL": psycopg.conninfo.make_conninfo(
-            ADMIN_DATABASE_URL, dbname=database
-        ),
-        "BENCH_REDIS_URL": REDIS_URL,
-        "BENCH_RUN_DIR": str(tmp_path),
-    }
-    try:
-        completed = subprocess.run(
-            [str(VENV_BIN / "python"), "-m", "bench", "--quick"],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=170,
-            check=False,
-        )
-    finally:
-        with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(database)
-                )
-            )
+    databases_before = bench_databases()
+
+    completed = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "bench", "--quick"],
+        cwd=REPO_ROOT,
+        env=bench_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
 
     output = completed.stdout
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -63,3 +64,28 @@ def test_quick_bench_prints_every_table(tmp_path: Path) -> None:
     assert "idle, 1 plant/s" in output
     assert "benchmarks finished" in output
     assert not list(tmp_path.glob("images-*"))
+    assert bench_databases() <= databases_before
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_terminated_bench_cleans_up(tmp_path: Path) -> None:
+    databases_before = bench_databases()
+    run = subprocess.Popen(
+        [str(VENV_BIN / "python"), "-m", "bench", "--quick", "--only", "worker"],
+        cwd=REPO_ROOT,
+        env=bench_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    # The run is under way once its database and photo directory exist.
+    wait_until(lambda: list(tmp_path.glob("images-*")), timeout_s=60)
+    wait_until(lambda: bench_databases() - databases_before, timeout_s=60)
+
+    run.send_signal(signal.SIGTERM)
+    output, _ = run.communicate(timeout=60)
+
+    assert run.returncode == 128 + signal.SIGTERM, output[-3000:]
+    assert not list(tmp_path.glob("images-*"))
+    assert bench_databases() <= databases_before
