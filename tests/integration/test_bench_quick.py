@@ -79,13 +79,17 @@ def test_terminated_bench_cleans_up(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    # The run is under way once its database and photo directory exist.
-    wait_until(lambda: list(tmp_path.glob("images-*")), timeout_s=60)
-    wait_until(lambda: bench_databases() - databases_before, timeout_s=60)
+    # The stack is up, and a benchmark under way, once the no-op baseline
+    # worker has written its log.
+    wait_until(
+        lambda: (tmp_path / "noop-worker.log").exists() or run.poll() is not None,
+        timeout_s=90,
+    )
+    assert run.poll() is None, run.communicate()[0][-3000:]
 
     run.send_signal(signal.SIGTERM)
-    output, _ = run.communicate(timeout=60)
+    output, _ = run.communicate(timeout=90)
 
     assert run.returncode == 128 + signal.SIGTERM, output[-3000:]
-    assert not list(tmp_path.glob("images-*"))
-    assert bench_databases() <= databases_before
+    assert not list(tmp_path.glob("images-*")), output[-3000:]
+    assert bench_databases() <= databases_before, output[-3000:]
