@@ -14,7 +14,7 @@ import sys
 import time
 
 from bench import intake, latency, slow_model, worker
-from bench.stack import REPO_ROOT, Stack
+from bench.stack import REPO_ROOT, Stack, stop_on_signal
 
 BENCHMARKS = {
     "intake": intake.run,
@@ -56,10 +56,6 @@ def print_load(label: str) -> None:
     print(f"{label}: {one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min)", flush=True)
 
 
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -78,7 +74,8 @@ def main() -> int:
 
     # SIGTERM (a `timeout`, a cancelled CI job) ends the run like Ctrl-C, so
     # the stack stops its processes and drops its database and keys.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGINT, stop_on_signal)
     started = time.monotonic()
     describe_machine()
     with Stack() as stack:

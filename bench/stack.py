@@ -6,6 +6,7 @@ under `.bench/`, so two runs on one machine do not disturb each other, and
 removes all three when it stops.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -104,7 +106,53 @@ class Child:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        # A worker process can outlive its `dramatiq` main process by a moment
+        # and write a heartbeat after the run deleted its Redis keys.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self._log.close()
+
+
+class _Termination:
+    """Whether a stop signal must wait, and the signal that is waiting."""
+
+    deferring = False
+    pending: int | None = None
+
+
+def stop_on_signal(signum: int, _frame: object) -> None:
+    """Signal handler that ends the run, so that `Stack.__exit__` cleans up.
+
+    Inside `signals_deferred` the signal is only recorded; the section's end
+    acts on it.
+    """
+    if _Termination.deferring:
+        _Termination.pending = signum
+        return
+    _raise_for(signum)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGTERM and SIGINT until a child is started and registered.
+
+    A signal between `Popen` returning and the child being recorded would
+    otherwise leave a process that the cleanup does not know about.
+    """
+    _Termination.deferring = True
+    try:
+        yield
+    finally:
+        _Termination.deferring = False
+        pending, _Termination.pending = _Termination.pending, None
+        if pending is not None:
+            _raise_for(pending)
+
+
+def _raise_for(signum: int) -> None:
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise SystemExit(128 + signum)
 
 
 def free_port() -> int:
@@ -221,8 +269,9 @@ class Stack:
         self, name: str, arguments: list[str], log_level: str = "INFO", **env: str
     ) -> Child:
         """Start a child; services log at INFO, their production default."""
-        child = Child(name, arguments, self.env(LOG_LEVEL=log_level, **env))
-        self._children.append(child)
+        with signals_deferred():
+            child = Child(name, arguments, self.env(LOG_LEVEL=log_level, **env))
+            self._children.append(child)
         return child
 
     def stop(self, child: Child) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 
 from tests.conftest import ADMIN_DATABASE_URL, REDIS_URL
 from tests.support import REPO_ROOT, VENV_BIN, wait_until
@@ -32,6 +33,14 @@ def bench_env(run_dir: Path) -> dict[str, str]:
     }
 
 
+def bench_redis_keys() -> set[bytes]:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return set(client.scan_iter("plants-bench-*"))
+    finally:
+        client.close()
+
+
 def bench_databases() -> set[str]:
     with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as conn:
         rows = conn.execute(
@@ -44,6 +53,7 @@ def bench_databases() -> set[str]:
 @pytest.mark.timeout(180)
 def test_quick_bench_prints_every_table(tmp_path: Path) -> None:
     databases_before = bench_databases()
+    keys_before = bench_redis_keys()
 
     completed = subprocess.run(
         [str(VENV_BIN / "python"), "-m", "bench", "--quick"],
@@ -65,6 +75,7 @@ def test_quick_bench_prints_every_table(tmp_path: Path) -> None:
     assert "benchmarks finished" in output
     assert not list(tmp_path.glob("images-*"))
     assert bench_databases() <= databases_before
+    assert bench_redis_keys() <= keys_before
 
 
 @pytest.mark.slow
