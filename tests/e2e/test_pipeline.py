@@ -97,6 +97,9 @@ def test_model_error_fails_plant_with_code(
     assert plant.failure_code == "AI_REQUEST_REJECTED"
     assert "400" in plant.failure_message
     assert plant.care.care_level == plants_pb2.CARE_LEVEL_UNSPECIFIED
+    # The state-change line follows the database write, so the worker is
+    # stopped first: its whole output is then on disk.
+    worker.stop()
     failure_lines = [
         json.loads(line)
         for line in worker.output().splitlines()

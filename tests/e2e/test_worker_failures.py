@@ -216,6 +216,7 @@ def test_every_model_failure_kind_ends_as_classified(
         plant_id: wait_for_final_row(db_pool, plant_id, 60) for _, plant_id, _ in plants
     }
     calls = emulator.requests()
+    worker.stop()
     output = worker.output()
 
     for case, plant_id, image_sha256 in plants:

@@ -69,6 +69,9 @@ def test_daily_quota_fails_burst_with_one_error_log(
     for plant_id in plant_ids:
         send(plant_broker, db_pool, plant_id)
     rows = [wait_for_final_row(db_pool, plant_id) for plant_id in plant_ids]
+    # Each state-change line follows its database write; stopping the worker
+    # puts every line on disk before they are counted.
+    worker.stop()
 
     for row in rows:
         assert row["ai_processing_status"] == "FAILED"
