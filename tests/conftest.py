@@ -5,6 +5,7 @@ dropped at the end, and each test its own Redis key namespace, so runs and
 tests do not see each other's plants or messages.
 """
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from protos.plants.v1 import plants_pb2_grpc
 from shared.image_store import ImageStore
 from shared.messaging import create_broker
 from shared.migrate import migrate
-from tests.support import VENV_BIN, ServiceProcess
+from tests.support import VENV_BIN, ServiceProcess, TcpProxy
 
 ADMIN_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -34,18 +35,40 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 EMULATOR_API_KEY = "test-api-key"
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    name = f"plants_test_{uuid.uuid4().hex[:12]}"
+@contextlib.contextmanager
+def temporary_database(prefix: str) -> Iterator[str]:
+    """Create an empty database on the test server; drop it on exit; yield its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = psycopg.conninfo.make_conninfo(ADMIN_DATABASE_URL, dbname=name)
-    migrate(url)
-    yield url
-    with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    try:
+        yield psycopg.conninfo.make_conninfo(ADMIN_DATABASE_URL, dbname=name)
+    finally:
+        with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    with temporary_database("plants_test") as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture
+def database_proxy(database_url: str) -> Iterator[tuple[TcpProxy, str]]:
+    """A proxy in front of the test database, and a URL that goes through it."""
+    params = psycopg.conninfo.conninfo_to_dict(database_url)
+    proxy = TcpProxy(
+        str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))
+    )
+    yield (
+        proxy,
+        psycopg.conninfo.make_conninfo(database_url, host="127.0.0.1", port=proxy.port),
+    )
+    proxy.close()
 
 
 @pytest.fixture(scope="session")

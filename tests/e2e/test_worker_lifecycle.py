@@ -7,11 +7,9 @@ namespace and sends the identification message the way the intake does.
 import json
 import socket
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import dramatiq
-import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
@@ -366,20 +364,6 @@ def test_trickling_reply_cut_at_time_limit(
     assert [event["failure_code"] for event in retries] == ["AI_TIMEOUT"]
 
 
-@pytest.fixture
-def worker_database_proxy(database_url: str) -> Iterator[tuple[TcpProxy, str]]:
-    """A proxy in front of the test database, and a URL that goes through it."""
-    params = psycopg.conninfo.conninfo_to_dict(database_url)
-    proxy = TcpProxy(
-        str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))
-    )
-    yield (
-        proxy,
-        psycopg.conninfo.make_conninfo(database_url, host="127.0.0.1", port=proxy.port),
-    )
-    proxy.close()
-
-
 @pytest.mark.slow
 def test_answer_kept_through_database_outage(
     start_worker: WorkerFactory,
@@ -387,9 +371,9 @@ def test_answer_kept_through_database_outage(
     db_pool: ConnectionPool,
     image_store: ImageStore,
     plant_broker: dramatiq.Broker,
-    worker_database_proxy: tuple[TcpProxy, str],
+    database_proxy: tuple[TcpProxy, str],
 ) -> None:
-    proxy, proxied_url = worker_database_proxy
+    proxy, proxied_url = database_proxy
     image = make_png(4)
     emulator.script(
         {"kind": "ok", "delay_s": 1.5}, image_sha256=sent_image_sha256(image)

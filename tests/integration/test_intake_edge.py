@@ -7,18 +7,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
-import psycopg
 import pytest
 import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from psycopg import sql
 from psycopg_pool import ConnectionPool
 from structlog.testing import capture_logs
 
 from intake_service.server import IntakeServer
 from protos.plants.v1 import plants_pb2, plants_pb2_grpc
 from shared.messaging import QUEUE_NAME
-from tests.conftest import ADMIN_DATABASE_URL, REDIS_URL, IntakeFactory, plant_stub
+from tests.conftest import (
+    REDIS_URL,
+    IntakeFactory,
+    plant_stub,
+    temporary_database,
+)
 from tests.support import (
     DATA_DIR,
     TcpProxy,
@@ -30,20 +33,6 @@ FLOWER_JPEG = (DATA_DIR / "flower-sklearn.jpg").read_bytes()
 GRASS_PNG = (DATA_DIR / "grass-texture-gray.png").read_bytes()
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-@pytest.fixture
-def database_proxy(database_url: str) -> Iterator[tuple[TcpProxy, str]]:
-    """A proxy in front of the test database, and a URL that goes through it."""
-    params = psycopg.conninfo.conninfo_to_dict(database_url)
-    proxy = TcpProxy(
-        str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))
-    )
-    yield (
-        proxy,
-        psycopg.conninfo.make_conninfo(database_url, host="127.0.0.1", port=proxy.port),
-    )
-    proxy.close()
 
 
 def health_status(server: IntakeServer, service: str = "") -> int:
@@ -163,14 +152,8 @@ def test_database_down_at_start_not_serving(
 
 @pytest.fixture
 def unmigrated_database_url() -> Iterator[str]:
-    name = f"plants_empty_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield psycopg.conninfo.make_conninfo(ADMIN_DATABASE_URL, dbname=name)
-    with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with temporary_database("plants_empty") as url:
+        yield url
 
 
 def test_unexpected_error_is_internal_without_sql(

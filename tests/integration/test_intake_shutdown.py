@@ -3,11 +3,9 @@
 import signal
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
-import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from psycopg_pool import ConnectionPool
@@ -25,27 +23,14 @@ from tests.support import (
 FLOWER_JPEG = (DATA_DIR / "flower-sklearn.jpg").read_bytes()
 
 
-@pytest.fixture
-def stalling_database(database_url: str) -> Iterator[tuple[TcpProxy, str]]:
-    params = psycopg.conninfo.conninfo_to_dict(database_url)
-    proxy = TcpProxy(
-        str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))
-    )
-    yield (
-        proxy,
-        psycopg.conninfo.make_conninfo(database_url, host="127.0.0.1", port=proxy.port),
-    )
-    proxy.close()
-
-
 @pytest.mark.slow
 def test_sigterm_drains_in_flight_call(
     service_env: dict[str, str],
-    stalling_database: tuple[TcpProxy, str],
+    database_proxy: tuple[TcpProxy, str],
     db_pool: ConnectionPool,
     tmp_path: Path,
 ) -> None:
-    proxy, proxied_url = stalling_database
+    proxy, proxied_url = database_proxy
     port = free_port()
     intake = ServiceProcess(
         [str(VENV_BIN / "python"), "-m", "intake_service"],
@@ -129,10 +114,10 @@ def test_sigterm_drains_in_flight_call(
 @pytest.mark.slow
 def test_sigterm_cancels_calls_after_grace(
     service_env: dict[str, str],
-    stalling_database: tuple[TcpProxy, str],
+    database_proxy: tuple[TcpProxy, str],
     tmp_path: Path,
 ) -> None:
-    proxy, proxied_url = stalling_database
+    proxy, proxied_url = database_proxy
     port = free_port()
     intake = ServiceProcess(
         [str(VENV_BIN / "python"), "-m", "intake_service"],

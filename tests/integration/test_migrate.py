@@ -2,14 +2,12 @@
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
-from psycopg import sql
 
-from tests.conftest import ADMIN_DATABASE_URL
+from tests.conftest import temporary_database
 from tests.support import REPO_ROOT
 
 MIGRATION_FILES = sorted(
@@ -19,14 +17,8 @@ MIGRATION_FILES = sorted(
 
 @pytest.fixture
 def empty_database_url() -> Iterator[str]:
-    name = f"plants_migrate_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield psycopg.conninfo.make_conninfo(ADMIN_DATABASE_URL, dbname=name)
-    with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with temporary_database("plants_migrate") as url:
+        yield url
 
 
 def test_concurrent_migrations_apply_each_file_once(empty_database_url: str) -> None:
