@@ -32,7 +32,7 @@ class IdentificationUnavailableError(IdentificationError):
 
 
 class InvalidModelOutputError(IdentificationError):
-    """The model answered, but not with usable data; a new call may succeed."""
+    """The model replied, but not with usable data, so a new call may succeed."""
 
 
 class IdentificationRejectedError(IdentificationError):

@@ -96,8 +96,8 @@ _FAIL_CLAIMED = """
       AND claim_token = %(claim_token)s
 """
 
-# For plants nobody holds a live claim on: attempts used up before a claim,
-# or retries exhausted after the holder died.
+# For plants that no worker has a live claim on: attempts used up before a
+# claim, or retries exhausted after the claiming worker died.
 _FAIL_UNCLAIMED = """
     UPDATE plants
     SET ai_processing_status = 'FAILED',

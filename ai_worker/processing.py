@@ -40,7 +40,7 @@ _INVALID_OUTPUT_CODES = frozenset(
     {FailureCode.AI_OUTPUT_INVALID.value, FailureCode.AI_TRUNCATED.value}
 )
 # Waits between tries of a write after the model call, in seconds. The model's
-# answer is already paid for, so a short database outage should not lose it.
+# reply is already paid for, so a short database outage should not lose it.
 WRITE_RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0)
 
 
@@ -116,10 +116,11 @@ class PlantProcessor:
         """Process one delivery of a plant's message.
 
         Returns the retry delay in milliseconds when an attempt failed and the
-        plant was put back for another one; a `Redelivery` when the plant could
-        not be claimed yet and the message should come back later without
-        counting as a retry; None when this delivery is done with the plant.
-        Database errors propagate, so that the caller's broker retries.
+        plant was put back for another one. Returns a `Redelivery` when the
+        plant could not be claimed yet, so the message should come back later
+        without counting as a retry. Returns None when this delivery is done
+        with the plant. Database errors propagate, so that the caller's broker
+        retries.
         """
         claim = plant_repository.claim_plant(
             self.pool,
@@ -300,7 +301,7 @@ class PlantProcessor:
         return Redelivery(_redelivery_ms(wait_s))
 
     def fail_exhausted(self, plant_id: uuid.UUID, message: str) -> None:
-        """Mark a plant nobody is working on as FAILED with MAX_ATTEMPTS_EXCEEDED."""
+        """Mark an unclaimed plant FAILED with MAX_ATTEMPTS_EXCEEDED."""
         if plant_repository.fail_unclaimed_plant(
             self.pool,
             plant_id,

@@ -19,8 +19,8 @@ class WorkerSettings(CommonSettings):
     # a reply that trickles in never times out. Only this ends a call blocked
     # in I/O, because Dramatiq's time limit cannot interrupt such a thread.
     gemini_timeout_s: float = Field(default=30.0, gt=0, le=600)
-    # Longest a message may run, the whole model call included; by default
-    # GEMINI_TIMEOUT_S + 30. Dramatiq checks it once a second, between Python
+    # Maximum run time of one message, the whole model call included. By
+    # default GEMINI_TIMEOUT_S + 30. Dramatiq checks it once a second, between Python
     # instructions, so it ends a trickling reply that GEMINI_TIMEOUT_S misses.
     worker_time_limit_s: float | None = Field(default=None, gt=0)
     gemini_media_resolution: Literal[

@@ -13,7 +13,7 @@ MIB = 1024 * 1024
 class IntakeSettings(CommonSettings):
     intake_grpc_host: str = "0.0.0.0"
     intake_grpc_port: int = Field(default=50051, ge=0, le=65535)
-    # Threads serving calls; each call holds one at most for its duration.
+    # Threads serving calls. Each call uses one thread for its whole duration.
     intake_grpc_threads: int = Field(default=32, ge=1, le=1000)
     db_pool_max_size: int = Field(default=16, ge=1)
     # Maximum wait for a database connection in a call without a deadline.

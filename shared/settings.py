@@ -64,7 +64,7 @@ SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 
 class SettingsError(Exception):
-    """Raised when the environment holds a missing or invalid setting."""
+    """Raised when a setting is missing from the environment or invalid."""
 
 
 def load_settings(settings_class: type[SettingsT]) -> SettingsT:
